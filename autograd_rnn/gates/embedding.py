@@ -1,0 +1,42 @@
+"""Embedding lookup: a gather forward and a scatter-add backward."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Gate, check_float, check_indices, check_ndim
+
+
+class EmbeddingGate(Gate):
+    """``out = weight[indices]``: the one-hot product ``onehot(indices) @ weight`` without the
+    one-hot matrix.
+
+    Shapes: ``weight (V, E)``, ``indices`` an integer array of any shape ``S`` with values in
+    ``[0, V)`` -> ``out S + (E,)``.
+
+    Backward: ``dweight[v] = sum of g over the positions where indices == v`` (scatter-add, so a
+    repeated index accumulates); ``indices`` gets ``None``.
+    """
+
+    def forward(self, weight: np.ndarray, indices: np.ndarray) -> np.ndarray:
+        check_float(self.name, "weight", weight)
+        check_ndim(self.name, "weight", weight, (2,), "(vocab_size, embedding_size)")
+        check_indices(self.name, "indices", indices, weight.shape[0], "token indices")
+        self.indices, self.shape, self.dtype = indices, weight.shape, weight.dtype
+        return weight[indices]
+
+    def backward(self, g: np.ndarray) -> tuple:
+        return scatter_rows(self.indices.ravel(), g.reshape(-1, self.shape[1]), self.shape), None
+
+
+def scatter_rows(idx: np.ndarray, rows: np.ndarray, shape: tuple) -> np.ndarray:
+    """``out = zeros(shape); out[idx[i]] += rows[i]`` for every i, repeated indices summed."""
+    out = np.zeros(shape, rows.dtype)
+    if idx.size * 4 < shape[0]:
+        np.add.at(out, idx, rows)
+        return out
+    order = np.argsort(idx, kind="stable")
+    sorted_idx = idx[order]
+    starts = np.flatnonzero(np.r_[True, sorted_idx[1:] != sorted_idx[:-1]])
+    out[sorted_idx[starts]] = np.add.reduceat(rows[order], starts, axis=0)
+    return out

@@ -1,0 +1,73 @@
+"""Softmax cross-entropy, the language model's loss."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import GateInputError
+from .base import Gate, check_float, check_indices, check_ndim, shape_str
+
+
+class SoftmaxCrossEntropy(Gate):
+    """Mean (or summed) negative log-likelihood of integer targets under softmax(logits).
+
+    Inputs: ``logits (N, C)`` float, ``targets (N,)`` integer in ``[0, C)``, and optionally
+    ``mask (N,)`` (bool or float weights; 0 drops a row, e.g. padding). ``ignore_index`` drops the
+    rows whose target equals it (its value may lie outside ``[0, C)``, like -1).
+
+    Forward, with w_n the row weights (mask times "not ignored") and W = sum_n w_n::
+
+        log p_nc = z_nc - max_c z_nc - log sum_c exp(z_nc - max_c z_nc)    (stable log-sum-exp)
+        loss     = -(1 / W) sum_n w_n log p_{n, t_n}     (reduction="mean"; W -> 1 for "sum")
+
+    Backward (scalar upstream g): ``dlogits = g * w_n * (softmax(z)_n - onehot(t_n)) / W``;
+    targets and mask get ``None``.
+    """
+
+    def __init__(self, reduction: str = "mean", ignore_index: int | None = None):
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"SoftmaxCrossEntropy: reduction={reduction!r}; expected 'mean' or 'sum'")
+        self.reduction = reduction
+        self.ignore_index = ignore_index
+
+    def forward(self, logits: np.ndarray, targets: np.ndarray, mask: np.ndarray | None = None):
+        name = self.name
+        check_float(name, "logits", logits)
+        check_ndim(name, "logits", logits, (2,), "(N, C): one row of class scores per target")
+        n, c = logits.shape
+        if not isinstance(targets, np.ndarray) or targets.shape != (n,):
+            got = shape_str(targets.shape) if isinstance(targets, np.ndarray) else type(targets).__name__
+            raise GateInputError(f"{name}: input 'targets' has shape {got}; expected ({n},), one per logits row")
+        weights = np.ones(n, dtype=logits.dtype)
+        if self.ignore_index is not None:
+            weights[targets == self.ignore_index] = 0
+        if mask is not None:
+            if not isinstance(mask, np.ndarray) or mask.shape != (n,):
+                got = shape_str(mask.shape) if isinstance(mask, np.ndarray) else type(mask).__name__
+                raise GateInputError(f"{name}: input 'mask' has shape {got}; expected ({n},)")
+            weights *= mask.astype(logits.dtype)
+        kept = weights != 0
+        check_indices(name, "targets", targets[kept], c, "class indices")
+        total = weights.sum() if self.reduction == "mean" else logits.dtype.type(1)
+        if total == 0:
+            raise GateInputError(f"{name}: every row is masked or ignored; expected at least one target")
+        z = logits - logits.max(axis=1, keepdims=True)
+        lse = np.log(np.exp(z).sum(axis=1))
+        safe_t = np.where(kept, targets, 0)
+        logp_t = z[np.arange(n), safe_t] - lse
+        loss = -(weights * logp_t).sum() / total
+        if not np.isfinite(loss):
+            bad = np.argwhere(~np.isfinite(logits))
+            where = f" (first at {tuple(int(i) for i in bad[0])})" if bad.size else ""
+            raise GateInputError(f"{name}: input 'logits' holds NaN or inf{where}; expected finite scores")
+        self.probs = np.exp(z - lse[:, None])
+        self.targets, self.weights, self.total = safe_t, weights, total
+        self.has_mask = mask is not None
+        return np.asarray(loss, dtype=logits.dtype)
+
+    def backward(self, g) -> tuple:
+        n = self.probs.shape[0]
+        d = self.probs.copy()
+        d[np.arange(n), self.targets] -= 1
+        d *= (self.weights * (np.asarray(g, d.dtype) / self.total))[:, None]
+        return (d, None, None) if self.has_mask else (d, None)

@@ -1,0 +1,180 @@
+"""Gates that move values around without arithmetic: concatenate, split, index, stack, reshape,
+transpose, sum. Each backward routes the upstream gradient back to where the values came from."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import GateInputError
+from .base import Gate, check_float, shape_str
+
+
+class Concat(Gate):
+    """``out = concatenate(xs, axis)``. Backward: ``g`` split back into pieces of the input sizes."""
+
+    def __init__(self, axis: int = -1):
+        self.axis = axis
+
+    def forward(self, *xs: np.ndarray) -> np.ndarray:
+        if not xs:
+            raise GateInputError(f"{self.name}: got no inputs; expected at least one array")
+        for i, x in enumerate(xs):
+            check_float(self.name, f"xs[{i}]", x)
+        ref = xs[0]
+        ax = self.axis % ref.ndim
+        for i, x in enumerate(xs):
+            if x.ndim != ref.ndim or x.shape[:ax] + x.shape[ax + 1 :] != ref.shape[:ax] + ref.shape[ax + 1 :]:
+                raise GateInputError(
+                    f"{self.name}: input 'xs[{i}]' has shape {shape_str(x.shape)}; expected the shape "
+                    f"of xs[0] {shape_str(ref.shape)} except along axis {self.axis}"
+                )
+            if x.dtype != ref.dtype:
+                raise GateInputError(f"{self.name}: input 'xs[{i}]' has dtype {x.dtype}; expected {ref.dtype}")
+        self.splits = np.cumsum([x.shape[ax] for x in xs])[:-1]
+        return np.concatenate(xs, axis=ax)
+
+    def backward(self, g: np.ndarray) -> tuple:
+        return tuple(p.copy() for p in np.split(g, self.splits, axis=self.axis))
+
+
+class Split(Gate):
+    """``outs = split(x, sections, axis)``: ``sections`` pieces of equal size, or a list of sizes.
+
+    Multi-output. Backward: ``dx = concatenate(gs, axis)``.
+    """
+
+    def __init__(self, sections: int | list[int], axis: int = -1):
+        self.sections = sections
+        self.axis = axis
+        self.n_outputs = sections if isinstance(sections, int) else len(sections)
+
+    def forward(self, x: np.ndarray):
+        check_float(self.name, "x", x)
+        n = x.shape[self.axis]
+        if isinstance(self.sections, int):
+            if self.sections <= 0 or n % self.sections:
+                raise GateInputError(
+                    f"{self.name}: input 'x' has size {n} along axis {self.axis}; expected a multiple "
+                    f"of sections={self.sections}"
+                )
+            cuts = np.arange(1, self.sections) * (n // self.sections)
+        else:
+            if sum(self.sections) != n or min(self.sections) < 1:
+                raise GateInputError(
+                    f"{self.name}: sizes {list(self.sections)} sum to {sum(self.sections)}; expected "
+                    f"positive sizes summing to x's size {n} along axis {self.axis}"
+                )
+            cuts = np.cumsum(self.sections)[:-1]
+        parts = tuple(np.split(x, cuts, axis=self.axis))
+        return parts if self.n_outputs > 1 else parts[0]
+
+    def backward(self, gs) -> tuple:
+        gs = gs if self.n_outputs > 1 else (gs,)
+        return (np.concatenate(gs, axis=self.axis),)
+
+
+class Index(Gate):
+    """``out = x[key]`` for basic indexing (ints, slices) and integer-array indexing.
+
+    Backward: zeros of x's shape with ``g`` added at ``key`` (``np.add.at``, so repeated indices
+    accumulate).
+    """
+
+    def __init__(self, key):
+        self.key = key
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        check_float(self.name, "x", x)
+        try:
+            out = x[self.key]
+        except IndexError as e:
+            raise GateInputError(
+                f"{self.name}: key {self.key!r} is out of range for x of shape {shape_str(x.shape)}: {e}"
+            ) from None
+        self.shape, self.dtype = x.shape, x.dtype
+        return np.array(out, copy=True)
+
+    def backward(self, g: np.ndarray) -> tuple:
+        dx = np.zeros(self.shape, self.dtype)
+        np.add.at(dx, self.key, g)
+        return (dx,)
+
+
+class Stack(Gate):
+    """``out = stack(xs, axis)``: k arrays of one shape -> one array with a new axis of size k.
+    Backward: ``g`` taken apart along that axis."""
+
+    def __init__(self, axis: int = 0):
+        self.axis = axis
+
+    def forward(self, *xs: np.ndarray) -> np.ndarray:
+        if not xs:
+            raise GateInputError(f"{self.name}: got no inputs; expected at least one array")
+        for i, x in enumerate(xs):
+            check_float(self.name, f"xs[{i}]", x)
+            if x.shape != xs[0].shape or x.dtype != xs[0].dtype:
+                raise GateInputError(
+                    f"{self.name}: input 'xs[{i}]' is {x.dtype} {shape_str(x.shape)}; expected "
+                    f"{xs[0].dtype} {shape_str(xs[0].shape)} like xs[0]"
+                )
+        self.n = len(xs)
+        return np.stack(xs, axis=self.axis)
+
+    def backward(self, g: np.ndarray) -> tuple:
+        return tuple(np.take(g, i, axis=self.axis) for i in range(self.n))
+
+
+class Reshape(Gate):
+    """``out = x.reshape(shape)``. Backward: ``g.reshape(x.shape)`` (a copy)."""
+
+    def __init__(self, shape: tuple):
+        self.shape = tuple(shape)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        check_float(self.name, "x", x)
+        try:
+            out = x.reshape(self.shape)
+        except ValueError:
+            raise GateInputError(
+                f"{self.name}: input 'x' of shape {shape_str(x.shape)} ({x.size} values) cannot be "
+                f"reshaped to {self.shape}"
+            ) from None
+        self.in_shape = x.shape
+        return out
+
+    def backward(self, g: np.ndarray) -> tuple:
+        return (g.reshape(self.in_shape).copy(),)
+
+
+class Transpose(Gate):
+    """``out = x.transpose(axes)`` (reversed axes by default, ``W.T``). Backward: the inverse
+    permutation of ``g`` (a copy)."""
+
+    def __init__(self, axes: tuple | None = None):
+        self.axes = axes
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        check_float(self.name, "x", x)
+        self.perm = tuple(self.axes) if self.axes is not None else tuple(reversed(range(x.ndim)))
+        return x.transpose(self.perm)
+
+    def backward(self, g: np.ndarray) -> tuple:
+        return (g.transpose(np.argsort(self.perm)).copy(),)
+
+
+class Sum(Gate):
+    """``out = x.sum(axis, keepdims)``. Backward: ``g`` broadcast back over the summed axes."""
+
+    def __init__(self, axis=None, keepdims: bool = False):
+        self.axis = axis
+        self.keepdims = keepdims
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        check_float(self.name, "x", x)
+        self.shape = x.shape
+        return np.asarray(x.sum(axis=self.axis, keepdims=self.keepdims))
+
+    def backward(self, g: np.ndarray) -> tuple:
+        if self.axis is not None and not self.keepdims:
+            g = np.expand_dims(g, self.axis)
+        return (np.broadcast_to(g, self.shape).copy(),)

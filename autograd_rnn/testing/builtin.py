@@ -1,0 +1,153 @@
+"""Input generators for the built-in gates. Every Gate subclass in the package needs one here
+(the test suite fails otherwise); values stay in ranges where finite differences are well
+conditioned and away from kinks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import gates as G
+from .registry import Draw, GateCase, register
+
+
+@register(G.MultiplyGate)
+def _multiply(d: Draw) -> GateCase:
+    m, n, p = d.integers(1, 4), d.integers(1, 4), d.integers(1, 4)
+    a_shape = d.sampled_from([(m, n), (n,)])
+    b_shape = d.sampled_from([(n, p), (n,)])
+    return GateCase(G.MultiplyGate, (d.floats(a_shape), d.floats(b_shape)))
+
+
+@register(G.LinearGate)
+def _linear(d: Draw) -> GateCase:
+    b, i, o = d.integers(1, 4), d.integers(1, 4), d.integers(1, 4)
+    return GateCase(G.LinearGate, (d.floats((b, i)), d.floats((o, i)), d.floats((o,))))
+
+
+def _broadcast_pair(d: Draw) -> tuple:
+    shape = tuple(d.integers(1, 4) for _ in range(d.integers(1, 3)))
+    small = d.sampled_from([shape, shape[1:], tuple(1 if i == 0 else s for i, s in enumerate(shape)), ()])
+    pair = (d.floats(shape), d.floats(small))
+    return pair if d.booleans() else pair[::-1]
+
+
+@register(G.AddGate)
+def _add(d: Draw) -> GateCase:
+    return GateCase(G.AddGate, _broadcast_pair(d))
+
+
+@register(G.SubtractGate)
+def _sub(d: Draw) -> GateCase:
+    return GateCase(G.SubtractGate, _broadcast_pair(d))
+
+
+@register(G.HadamardGate)
+def _hadamard(d: Draw) -> GateCase:
+    return GateCase(G.HadamardGate, _broadcast_pair(d))
+
+
+def _any_shape(d: Draw) -> tuple:
+    return tuple(d.integers(1, 4) for _ in range(d.integers(1, 3)))
+
+
+@register(G.Tanh)
+def _tanh(d: Draw) -> GateCase:
+    return GateCase(G.Tanh, (d.floats(_any_shape(d), -3, 3),))
+
+
+@register(G.Sigmoid)
+def _sigmoid(d: Draw) -> GateCase:
+    return GateCase(G.Sigmoid, (d.floats(_any_shape(d), -4, 4),))
+
+
+@register(G.ReLU)
+def _relu(d: Draw) -> GateCase:
+    return GateCase(G.ReLU, (d.floats(_any_shape(d), away_from=(0.0,)),))
+
+
+@register(G.SoftmaxCrossEntropy)
+def _softmax_ce(d: Draw) -> GateCase:
+    n, c = d.integers(1, 5), d.integers(1, 5)
+    reduction = d.sampled_from(["mean", "sum"])
+    logits = d.floats((n, c), -3, 3)
+    targets = d.indices((n,), c)
+    variant = d.sampled_from(["plain", "ignore", "mask"])
+    if variant == "ignore":
+        keep = d.indices((n,), 2).astype(bool)
+        keep[d.integers(0, n - 1)] = True
+        targets = np.where(keep, targets, -1)
+        return GateCase(G.SoftmaxCrossEntropy(reduction, ignore_index=-1), (logits, targets))
+    if variant == "mask":
+        mask = d.indices((n,), 2).astype(d.dtype)
+        mask[d.integers(0, n - 1)] = 1
+        return GateCase(G.SoftmaxCrossEntropy(reduction), (logits, targets, mask))
+    return GateCase(G.SoftmaxCrossEntropy(reduction), (logits, targets))
+
+
+@register(G.Concat)
+def _concat(d: Draw) -> GateCase:
+    rows, k = d.integers(1, 3), d.integers(1, 3)
+    axis = d.sampled_from([0, -1])
+    xs = tuple(d.floats((rows, d.integers(1, 3)) if axis == -1 else (d.integers(1, 3), rows)) for _ in range(k))
+    return GateCase(G.Concat(axis), xs)
+
+
+@register(G.Split)
+def _split(d: Draw) -> GateCase:
+    rows, k, w = d.integers(1, 3), d.integers(1, 4), d.integers(1, 3)
+    sections = d.sampled_from([k, [w] * k, [w + i for i in range(k)]])
+    width = k * w if isinstance(sections, int) or len(set(sections)) == 1 else sum(sections)
+    return GateCase(G.Split(sections, axis=-1), (d.floats((rows, width)),))
+
+
+@register(G.Index)
+def _index(d: Draw) -> GateCase:
+    r, c = d.integers(1, 4), d.integers(1, 4)
+    key = d.sampled_from([
+        (slice(0, d.integers(1, r)),),
+        (d.integers(0, r - 1),),
+        (slice(None), d.integers(0, c - 1)),
+        (d.indices((d.integers(1, 5),), r),),
+    ])
+    return GateCase(G.Index(key if len(key) > 1 else key[0]), (d.floats((r, c)),))
+
+
+@register(G.Stack)
+def _stack(d: Draw) -> GateCase:
+    shape, k = _any_shape(d), d.integers(1, 4)
+    axis = d.integers(0, len(shape))
+    return GateCase(G.Stack(axis), tuple(d.floats(shape) for _ in range(k)))
+
+
+@register(G.Reshape)
+def _reshape(d: Draw) -> GateCase:
+    a, b = d.integers(1, 4), d.integers(1, 4)
+    return GateCase(G.Reshape(d.sampled_from([(b, a), (a * b,), (a, 1, b)])), (d.floats((a, b)),))
+
+
+@register(G.Transpose)
+def _transpose(d: Draw) -> GateCase:
+    shape = tuple(d.integers(1, 3) for _ in range(3))
+    axes = d.sampled_from([None, (1, 0, 2), (2, 0, 1)])
+    return GateCase(G.Transpose(axes), (d.floats(shape),))
+
+
+@register(G.Sum)
+def _sum(d: Draw) -> GateCase:
+    shape = tuple(d.integers(1, 4) for _ in range(2))
+    return GateCase(G.Sum(d.sampled_from([None, 0, 1, (0, 1)]), d.booleans()), (d.floats(shape),))
+
+
+@register(G.EmbeddingGate)
+def _embedding(d: Draw) -> GateCase:
+    v, e = d.integers(1, 5), d.integers(1, 3)
+    idx_shape = tuple(d.integers(1, 4) for _ in range(d.integers(1, 2)))
+    return GateCase(G.EmbeddingGate, (d.floats((v, e)), d.indices(idx_shape, v)))
+
+
+@register(G.Dropout)
+def _dropout(d: Draw) -> GateCase:
+    shape = _any_shape(d)
+    p = d.sampled_from([0.1, 0.5])
+    mask = (d.indices(shape, 2) / (1 - p)).astype(d.dtype)
+    return GateCase(G.Dropout(mask), (d.floats(shape),))

@@ -1,0 +1,148 @@
+"""Input generators for gates, written once against a small ``Draw`` interface so the same code
+drives hypothesis (shrinkable, reproducible property tests) and a plain numpy Generator (the
+``autograd-rnn gradcheck`` command, which must not need hypothesis).
+
+A case function takes a ``Draw`` and returns a :class:`GateCase`::
+
+    @register(MyGate)
+    def my_gate_case(d: Draw) -> GateCase:
+        n = d.integers(1, 4)
+        return GateCase(MyGate(), (d.floats((n, 3)),))
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..gates.base import Gate
+
+
+@dataclass
+class GateCase:
+    """What one check applies: a gate (class or configured instance, or a function of Tensors),
+    its inputs, and options for :func:`autograd_rnn.gradcheck`."""
+
+    gate: object
+    inputs: tuple
+    options: dict = field(default_factory=dict)
+
+    def describe(self) -> str:
+        shapes = ", ".join(str(tuple(np.shape(x))) for x in self.inputs)
+        return f"{getattr(self.gate, '__name__', None) or repr(self.gate)} on {shapes}"
+
+
+class Draw:
+    """What a case function may ask for. ``dtype`` is the float dtype under test."""
+
+    dtype: np.dtype
+
+    def integers(self, lo: int, hi: int) -> int:
+        raise NotImplementedError
+
+    def sampled_from(self, options: Sequence):
+        raise NotImplementedError
+
+    def booleans(self) -> bool:
+        return bool(self.integers(0, 1))
+
+    def floats(self, shape: tuple, lo: float = -2.0, hi: float = 2.0, away_from: Sequence[float] = (),
+               margin: float = 0.05) -> np.ndarray:
+        """Array of ``shape`` with values in [lo, hi], pushed at least ``margin`` away from each
+        point of ``away_from`` (kinks, ties)."""
+        x = self._floats(tuple(shape), lo, hi)
+        for k in away_from:
+            near = np.abs(x - k) < margin
+            x = np.where(near, np.where(x >= k, k + margin, k - margin), x).astype(self.dtype)
+        return x
+
+    def indices(self, shape: tuple, upper: int) -> np.ndarray:
+        """Integer array of ``shape`` with values in [0, upper)."""
+        raise NotImplementedError
+
+    def _floats(self, shape: tuple, lo: float, hi: float) -> np.ndarray:
+        raise NotImplementedError
+
+
+class RandomDraw(Draw):
+    """Draws from a numpy Generator (no hypothesis needed, no shrinking)."""
+
+    def __init__(self, rng: np.random.Generator, dtype=np.float64):
+        self.rng, self.dtype = rng, np.dtype(dtype)
+
+    def integers(self, lo: int, hi: int) -> int:
+        return int(self.rng.integers(lo, hi + 1))
+
+    def sampled_from(self, options: Sequence):
+        return options[int(self.rng.integers(len(options)))]
+
+    def _floats(self, shape, lo, hi):
+        return self.rng.uniform(lo, hi, size=shape).astype(self.dtype)
+
+    def indices(self, shape, upper):
+        return self.rng.integers(0, upper, size=shape).astype(np.int64)
+
+
+CaseFn = Callable[[Draw], GateCase]
+_REGISTRY: dict[type, CaseFn] = {}
+
+
+def register(gate_cls: type) -> Callable[[CaseFn], CaseFn]:
+    """Decorator: ``case_fn(draw) -> GateCase`` generates valid inputs for ``gate_cls``."""
+
+    def deco(fn: CaseFn) -> CaseFn:
+        _REGISTRY[gate_cls] = fn
+        return fn
+
+    return deco
+
+
+def case_function(gate_cls: type) -> CaseFn:
+    _load_builtin()
+    try:
+        return _REGISTRY[gate_cls]
+    except KeyError:
+        raise KeyError(
+            f"no input generator registered for {gate_cls.__name__}; add one with "
+            f"@autograd_rnn.testing.register({gate_cls.__name__})"
+        ) from None
+
+
+def registered() -> dict[type, CaseFn]:
+    _load_builtin()
+    return dict(_REGISTRY)
+
+
+def example_case(gate_cls: type, seed: int = 0, dtype=np.float64) -> GateCase:
+    """One case for ``gate_cls`` from a seeded numpy Generator."""
+    return case_function(gate_cls)(RandomDraw(np.random.default_rng(seed), dtype))
+
+
+def is_abstract(cls: type) -> bool:
+    return bool(cls.__dict__.get("abstract", False))
+
+
+def builtin_gate_classes() -> list[type]:
+    """Every concrete Gate subclass defined inside autograd_rnn (modules imported first)."""
+    import autograd_rnn
+
+    for mod in pkgutil.walk_packages(autograd_rnn.__path__, "autograd_rnn."):
+        if mod.name.endswith("__main__") or ".cli" in mod.name:
+            continue
+        importlib.import_module(mod.name)
+    found, todo = [], [Gate]
+    while todo:
+        cls = todo.pop()
+        for sub in cls.__subclasses__():
+            todo.append(sub)
+            if sub.__module__.startswith("autograd_rnn.") and not is_abstract(sub):
+                found.append(sub)
+    return sorted(set(found), key=lambda c: (c.__module__, c.__name__))
+
+
+def _load_builtin() -> None:
+    from . import builtin  # noqa: F401  (registers the built-in gates' generators)

@@ -19,16 +19,25 @@ from .graph import (
     stack,
     tanh,
 )
+from .seqcheck import gradcheck_sequence  # noqa: E402
+from .sequence import Full, LookBack, Sequence, Truncated, Truncation, detach_state  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = [
     "gates",
+    "Sequence",
+    "Full",
+    "LookBack",
+    "Truncated",
+    "Truncation",
+    "detach_state",
     "GateInputError",
     "GateTypeError",
     "GradcheckError",
     "GradcheckReport",
     "gradcheck",
+    "gradcheck_sequence",
     "Parameter",
     "Tensor",
     "apply",

@@ -84,6 +84,7 @@ class GradcheckReport:
     sweep: list = field(default_factory=list)
     notes: list = field(default_factory=list)
     inconclusive: str | None = None
+    bad_steps: list = field(default_factory=list)
 
     def __str__(self) -> str:
         head = "passed" if self.passed else "FAILED"
@@ -153,7 +154,7 @@ class _Subject:
             out = self._fresh_gate().forward(*arrays)
         else:
             with no_grad():
-                out = self.fn(*[Tensor(a) for a in arrays])
+                out = self.fn(*[Tensor(a) if a.dtype.kind == "f" else a for a in arrays])
         return _as_list(out)
 
     def record(self, arrays: list, checked: list):
@@ -180,7 +181,7 @@ class _Subject:
                 return [grads[i] for i in checked]
 
             return outs, vjp, gate
-        leaves = [Tensor(a, requires_grad=(i in checked)) for i, a in enumerate(arrays)]
+        leaves = [Tensor(a, requires_grad=(i in checked)) if a.dtype.kind == "f" else a for i, a in enumerate(arrays)]
         out_t = self.fn(*leaves)
         out_t = list(out_t) if isinstance(out_t, tuple | list) else [out_t]
         targets = [leaves[i] for i in checked]
@@ -257,14 +258,23 @@ def gradcheck(
     Returns:
         GradcheckReport (``report.passed``).
     """
-    if mode not in ("auto", "full", "vjp", "projection"):
-        raise ValueError(f"gradcheck: mode={mode!r}; expected 'auto', 'full', 'vjp' or 'projection'")
-    if kinks not in ("report", "fail"):
-        raise ValueError(f"gradcheck: kinks={kinks!r}; expected 'report' or 'fail'")
     arrays = [np.array(x.data if isinstance(x, Tensor) else x) for x in inputs]
     subject = _Subject(fn, len(arrays))
     if name:
         subject.name = name
+    return check_subject(subject, arrays, wrt=wrt, mode=mode, eps=eps, atol=atol, rtol=rtol,
+                         grad_outputs=grad_outputs, hygiene=hygiene, kinks=kinks, seed=seed,
+                         raise_exception=raise_exception)
+
+
+def check_subject(subject, arrays: list, *, wrt=None, mode="auto", eps=None, atol=None, rtol=None,
+                  grad_outputs=None, hygiene=True, kinks="report", seed=0, raise_exception=True) -> GradcheckReport:
+    """gradcheck's core, for any subject with ``name``, ``arg_names``, ``evaluate(arrays) -> outputs``
+    and ``record(arrays, checked) -> (outputs, vjp, gate_or_None)``."""
+    if mode not in ("auto", "full", "vjp", "projection"):
+        raise ValueError(f"gradcheck: mode={mode!r}; expected 'auto', 'full', 'vjp' or 'projection'")
+    if kinks not in ("report", "fail"):
+        raise ValueError(f"gradcheck: kinks={kinks!r}; expected 'report' or 'fail'")
     floats = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
     rng = np.random.default_rng(seed)
     before = [a.copy() for a in arrays]
@@ -504,28 +514,33 @@ def _classify(rows: list, fd: _FiniteDifferences, kinks: str, report: GradcheckR
                 continue
         failures.append(m)
     floor = report.atol / report.rtol
-    report.max_abs_err = max((m.abs_err for m in rows), default=0.0)
-    report.max_rel_err = max(
-        (m.abs_err / max(abs(m.analytic), abs(m.numeric), floor, m.noise / report.rtol) for m in rows), default=0.0
-    )
+    for m in rows:
+        m.rel_err = m.abs_err / max(abs(m.analytic), abs(m.numeric), floor, m.noise / report.rtol)
+    kink_ids = {id(m) for m in kink_rows}
+    smooth = [m for m in rows if id(m) not in kink_ids]
+    report.max_abs_err = max((m.abs_err for m in smooth), default=0.0)
+    report.max_rel_err = max((m.rel_err for m in smooth), default=0.0)
     report.failures = sorted(failures, key=lambda m: (m.abs_err, m.rel_err), reverse=True)
     report.kinks = kink_rows
-    report.worst = sorted(rows, key=lambda m: m.abs_err, reverse=True)[:3]
+    report.worst = sorted(smooth, key=lambda m: m.abs_err, reverse=True)[:3]
 
 
 # ----- hygiene --------------------------------------------------------------------------------
-def _saved_arrays(gate) -> dict:
-    """ndarrays a gate application keeps (attributes, and inside tuples/lists), by path."""
+def _saved_arrays(gate, prefix: str = "self", depth: int = 1) -> dict:
+    """ndarrays a gate application keeps (attributes, inside tuples/lists, and one level into
+    helper objects such as a sequence gate's kernel), by path."""
     found = {}
     if gate is None:
         return found
     for k, v in vars(gate).items():
         if isinstance(v, np.ndarray):
-            found[f"self.{k}"] = v
+            found[f"{prefix}.{k}"] = v
         elif isinstance(v, tuple | list):
             for j, item in enumerate(v):
                 if isinstance(item, np.ndarray):
-                    found[f"self.{k}[{j}]"] = item
+                    found[f"{prefix}.{k}[{j}]"] = item
+        elif depth > 0 and hasattr(v, "__dict__") and not isinstance(v, type) and not callable(v):
+            found.update(_saved_arrays(v, f"{prefix}.{k}", depth - 1))
     return found
 
 

@@ -94,6 +94,9 @@ class Tensor:
     def numpy(self) -> np.ndarray:
         return self.data
 
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
     def item(self) -> float:
         return self.data.item()
 
@@ -154,7 +157,8 @@ class Tensor:
         return apply(G.Transpose(), self)
 
     def transpose(self, *axes) -> Tensor:
-        return apply(G.Transpose(axes or None), self)
+        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], tuple | list) else axes
+        return apply(G.Transpose(tuple(axes) or None), self)
 
     def reshape(self, *shape) -> Tensor:
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape

@@ -8,8 +8,10 @@ from .base import Gate, check_float
 
 
 def stable_sigmoid(x: np.ndarray) -> np.ndarray:
-    """sigma(x) = (1 + tanh(x / 2)) / 2: no overflow for any x, exact 0 and 1 only in the limit."""
-    y = np.tanh(x * 0.5)
+    """sigma(x) = (1 + tanh(x / 2)) / 2: no overflow or NaN for any x. It rounds to exactly 0 below
+    about x = -38 and to 1 above about x = 37 in float64 (-20 and 18 in float32), where the true
+    value is within round-off of them."""
+    y = np.asarray(np.tanh(x * 0.5))
     y *= 0.5
     y += 0.5
     return y
@@ -20,11 +22,11 @@ class Tanh(Gate):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_float(self.name, "x", x)
-        self.y = np.tanh(x)
+        self.y = np.asarray(np.tanh(x))
         return self.y
 
     def backward(self, g: np.ndarray) -> tuple:
-        return (g * (1.0 - self.y * self.y),)
+        return (np.asarray(g * (1.0 - self.y * self.y)),)
 
 
 class Sigmoid(Gate):
@@ -39,7 +41,7 @@ class Sigmoid(Gate):
         return self.y
 
     def backward(self, g: np.ndarray) -> tuple:
-        return (g * self.y * (1.0 - self.y),)
+        return (np.asarray(g * self.y * (1.0 - self.y)),)
 
 
 class ReLU(Gate):

@@ -86,7 +86,7 @@ class AddGate(Gate):
         check_floats(self.name, a=a, b=b)
         broadcast_to_larger(self.name, a, b)
         self.shapes = (a.shape, b.shape)
-        return a + b
+        return np.asarray(a + b)
 
     def backward(self, g: np.ndarray) -> tuple:
         return unbroadcast(g, self.shapes[0]), unbroadcast(g, self.shapes[1])
@@ -99,7 +99,7 @@ class SubtractGate(Gate):
         check_floats(self.name, a=a, b=b)
         broadcast_to_larger(self.name, a, b)
         self.shapes = (a.shape, b.shape)
-        return a - b
+        return np.asarray(a - b)
 
     def backward(self, g: np.ndarray) -> tuple:
         return unbroadcast(g, self.shapes[0]), unbroadcast(-g, self.shapes[1], copy=False)
@@ -115,7 +115,7 @@ class HadamardGate(Gate):
         check_floats(self.name, a=a, b=b)
         broadcast_to_larger(self.name, a, b)
         self.a, self.b = a, b
-        return a * b
+        return np.asarray(a * b)
 
     def backward(self, g: np.ndarray) -> tuple:
         return (

@@ -124,7 +124,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple, copy: bool = True) -> np.ndarray
     Returns a new array, never a view of ``grad``, unless ``copy=False`` says ``grad`` is already
     a fresh temporary."""
     if grad.shape == shape:
-        return grad.copy() if copy else grad
+        return np.array(grad, copy=True) if copy else np.asarray(grad)
     extra = grad.ndim - len(shape)
     axes = tuple(range(extra)) + tuple(
         extra + i for i, s in enumerate(shape) if s == 1 and grad.shape[extra + i] != 1

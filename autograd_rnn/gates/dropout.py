@@ -35,10 +35,10 @@ class Dropout(Gate):
                 f"{shape_str(self.mask.shape)}"
             )
         self.m = self.mask.astype(x.dtype, copy=False)
-        return x * self.m
+        return np.asarray(x * self.m)
 
     def backward(self, g: np.ndarray) -> tuple:
-        return (g * self.m,)
+        return (np.asarray(g * self.m),)
 
     def __repr__(self) -> str:
         return f"Dropout(mask of shape {shape_str(self.mask.shape)})"

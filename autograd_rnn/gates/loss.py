@@ -49,7 +49,7 @@ class SoftmaxCrossEntropy(Gate):
         kept = weights != 0
         check_indices(name, "targets", targets[kept], c, "class indices")
         total = weights.sum() if self.reduction == "mean" else logits.dtype.type(1)
-        if total == 0:
+        if not kept.any():
             raise GateInputError(f"{name}: every row is masked or ignored; expected at least one target")
         z = logits - logits.max(axis=1, keepdims=True)
         lse = np.log(np.exp(z).sum(axis=1))

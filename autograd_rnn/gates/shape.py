@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import GateInputError
+from ..errors import GateInputError, GateTypeError
 from .base import Gate, check_float, shape_str
 
 
@@ -20,6 +20,8 @@ class Concat(Gate):
             raise GateInputError(f"{self.name}: got no inputs; expected at least one array")
         for i, x in enumerate(xs):
             check_float(self.name, f"xs[{i}]", x)
+            if x.ndim == 0:
+                raise GateInputError(f"{self.name}: input 'xs[{i}]' is 0-d; expected arrays with an axis {self.axis}")
         ref = xs[0]
         ax = self.axis % ref.ndim
         for i, x in enumerate(xs):
@@ -29,7 +31,7 @@ class Concat(Gate):
                     f"of xs[0] {shape_str(ref.shape)} except along axis {self.axis}"
                 )
             if x.dtype != ref.dtype:
-                raise GateInputError(f"{self.name}: input 'xs[{i}]' has dtype {x.dtype}; expected {ref.dtype}")
+                raise GateTypeError(f"{self.name}: input 'xs[{i}]' has dtype {x.dtype}; expected {ref.dtype}")
         self.splits = np.cumsum([x.shape[ax] for x in xs])[:-1]
         return np.concatenate(xs, axis=ax)
 
@@ -112,7 +114,9 @@ class Stack(Gate):
             raise GateInputError(f"{self.name}: got no inputs; expected at least one array")
         for i, x in enumerate(xs):
             check_float(self.name, f"xs[{i}]", x)
-            if x.shape != xs[0].shape or x.dtype != xs[0].dtype:
+            if x.dtype != xs[0].dtype:
+                raise GateTypeError(f"{self.name}: input 'xs[{i}]' has dtype {x.dtype}; expected {xs[0].dtype}")
+            if x.shape != xs[0].shape:
                 raise GateInputError(
                     f"{self.name}: input 'xs[{i}]' is {x.dtype} {shape_str(x.shape)}; expected "
                     f"{xs[0].dtype} {shape_str(xs[0].shape)} like xs[0]"
@@ -121,7 +125,7 @@ class Stack(Gate):
         return np.stack(xs, axis=self.axis)
 
     def backward(self, g: np.ndarray) -> tuple:
-        return tuple(np.take(g, i, axis=self.axis) for i in range(self.n))
+        return tuple(np.asarray(np.take(g, i, axis=self.axis)) for i in range(self.n))
 
 
 class Reshape(Gate):
@@ -155,7 +159,7 @@ class Transpose(Gate):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_float(self.name, "x", x)
-        self.perm = tuple(self.axes) if self.axes is not None else tuple(reversed(range(x.ndim)))
+        self.perm = tuple(a % x.ndim for a in self.axes) if self.axes is not None else tuple(reversed(range(x.ndim)))
         return x.transpose(self.perm)
 
     def backward(self, g: np.ndarray) -> tuple:

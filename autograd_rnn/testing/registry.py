@@ -145,4 +145,4 @@ def builtin_gate_classes() -> list[type]:
 
 
 def _load_builtin() -> None:
-    from . import builtin  # noqa: F401  (registers the built-in gates' generators)
+    from . import builtin, recurrent  # noqa: F401  (register the built-in gates' generators)

@@ -4,8 +4,6 @@ Needs hypothesis (``pip install "autograd_rnn[dev]"``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -87,21 +85,25 @@ def property_check(subject, strategy: st.SearchStrategy | None = None, *, dtype=
     run()
 
 
-def find_failure(subject, strategy_or_none=None, *, dtype=np.float64, max_examples: int = 200,
+def find_failure(subject, strategy: st.SearchStrategy | None = None, *, dtype=np.float64, max_examples: int = 200,
                  **gradcheck_options) -> GateCase | None:
-    """The smallest case (after hypothesis shrinks) on which gradcheck fails, or None."""
+    """The smallest case (after hypothesis shrinks) on which gradcheck fails, or None.
+
+    ``subject`` and ``strategy`` as in :func:`property_check`; the result is always a GateCase.
+    """
     from hypothesis import find
     from hypothesis.errors import NoSuchExample
 
     from ..errors import GradcheckError
 
-    strat = cases(subject, dtype) if strategy_or_none is None else strategy_or_none
+    if strategy is not None:
+        strat = strategy.map(lambda inputs: GateCase(subject, tuple(inputs)))
+    else:
+        strat = cases(subject, dtype)
 
     def fails(case: GateCase) -> bool:
-        gate = case.gate if strategy_or_none is None or isinstance(case, GateCase) else subject
-        c = case if isinstance(case, GateCase) else GateCase(gate, tuple(case))
         try:
-            gradcheck(c.gate, c.inputs, **{**c.options, **gradcheck_options})
+            gradcheck(case.gate, case.inputs, **{**case.options, **gradcheck_options})
         except GradcheckError:
             return True
         return False
@@ -111,5 +113,3 @@ def find_failure(subject, strategy_or_none=None, *, dtype=np.float64, max_exampl
     except NoSuchExample:
         return None
 
-
-PropertyCheck = Callable[..., None]

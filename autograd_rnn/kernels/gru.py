@@ -1,0 +1,124 @@
+"""Fused GRU with PyTorch's equations and gate order (r, z, n)::
+
+    [i_r i_z i_n] = x_t W_ih^T + b_ih          [h_r h_z h_n] = h_{t-1} W_hh^T + b_hh
+    r = s(i_r + h_r)    z = s(i_z + h_z)    n = tanh(i_n + r * h_n)
+    h_t = (1 - z) * n + z * h_{t-1}  =  n + z * (h_{t-1} - n)
+
+(the reset gate multiplies ``W_hn h + b_hn``, after the matmul). Sigmoid through tanh as in the
+LSTM kernel. Backward of one step::
+
+    dn~  = dh * (1 - z) * (1 - n**2)                 (gradient of i_n, and of h_n before r)
+    dz~  = dh * (h_{t-1} - n) * z (1 - z)
+    dr~  = dn~ * h_n * r (1 - r)
+    d[i_r i_z i_n] = [dr~ dz~ dn~]       d[h_r h_z h_n] = [dr~ dz~ dn~ * r]
+    dh_{t-1} = dh * z + d[h_r h_z h_n] @ W_hh
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph import is_grad_enabled
+from .base import CellGate, SequenceGate
+from .rnn import check_params
+
+
+class GRUKernel:
+    def forward(self, xs, states0, params):
+        W_ih, W_hh, b_ih, b_hh = params
+        T, B, In = xs.shape
+        H = W_hh.shape[1]
+        dt = xs.dtype
+        gi = (xs.reshape(T * B, In) @ W_ih.T).reshape(T, B, 3 * H)
+        gi += b_ih
+        gi[..., : 2 * H] += b_hh[: 2 * H]
+        gi[..., : 2 * H] *= 0.5
+        Ws = W_hh.copy()
+        Ws[: 2 * H] *= 0.5
+        Ws_T = Ws.T
+        b_hn = b_hh[2 * H :]
+        hs = np.empty((T + 1, B, H), dt)
+        hs[0] = states0[0]
+        rz = np.empty((T, B, 2 * H), dt)
+        n_ = np.empty((T, B, H), dt)
+        hn = np.empty((T, B, H), dt)
+        gh = np.empty((B, 3 * H), dt)
+        for t in range(T):
+            np.dot(hs[t], Ws_T, out=gh)
+            a = rz[t]
+            np.add(gh[:, : 2 * H], gi[t, :, : 2 * H], out=a)
+            np.tanh(a, out=a)
+            a *= 0.5
+            a += 0.5
+            np.add(gh[:, 2 * H :], b_hn, out=hn[t])
+            n = n_[t]
+            np.multiply(a[:, :H], hn[t], out=n)
+            n += gi[t, :, 2 * H :]
+            np.tanh(n, out=n)
+            h = hs[t + 1]
+            np.subtract(hs[t], n, out=h)
+            h *= a[:, H:]
+            h += n
+        self.xs, self.hs, self.params = xs, hs, params
+        self.hs_shape = (T, B, H)
+        if is_grad_enabled():
+            r, z = rz[..., :H], rz[..., H:]
+            self.z, self.r = z, r
+            self.P_n = (1 - z) * (1 - n_ * n_)
+            self.P_z = (hs[:-1] - n_) * z * (1 - z)
+            self.P_r = hn * r * (1 - r)
+        return hs[1:], (hs[T],)
+
+    def new_acc(self):
+        T, B, H = self.hs_shape
+        return np.zeros((T, B, 3 * H), self.xs.dtype), np.zeros((T, B, H), self.xs.dtype)
+
+    def step_back(self, acc, s0, s1, dstate):
+        (dh,) = dstate
+        n, B, H = dh.shape
+        s = slice(s0, s1)
+        d_gi = np.empty((n, B, 3 * H), dh.dtype)
+        dn = np.multiply(dh, self.P_n[s], out=d_gi[..., 2 * H :])
+        np.multiply(dh, self.P_z[s], out=d_gi[..., H : 2 * H])
+        np.multiply(dn, self.P_r[s], out=d_gi[..., :H])
+        d_hn = dn * self.r[s]
+        acc[0][s] += d_gi
+        acc[1][s] += d_hn
+        d_gh = d_gi.copy()
+        d_gh[..., 2 * H :] = d_hn
+        dh_prev = (d_gh.reshape(n * B, 3 * H) @ self.params[1]).reshape(n, B, H)
+        dh_prev += dh * self.z[s]
+        return (dh_prev,)
+
+    def finish(self, acc):
+        d_gi, d_hn = acc
+        W_ih = self.params[0]
+        T, B, G = d_gi.shape
+        H = G // 3
+        d_gh = d_gi.copy()
+        d_gh[..., 2 * H :] = d_hn
+        gi, gh = d_gi.reshape(T * B, G), d_gh.reshape(T * B, G)
+        dxs = (gi @ W_ih).reshape(T, B, -1)
+        dW_ih = gi.T @ self.xs.reshape(T * B, -1)
+        dW_hh = gh.T @ self.hs[:-1].reshape(T * B, H)
+        return dxs, (dW_ih, dW_hh, gi.sum(axis=0), gh.sum(axis=0))
+
+
+class GRUSequenceGate(SequenceGate):
+    """Fused GRU over a whole sequence. Inputs ``(xs, h0, W_ih, W_hh, b_ih, b_hh)``, outputs
+    ``(hs, h_T)``; weights as torch.nn.GRU (``W_ih (3H, I)``, ``W_hh (3H, H)``)."""
+
+    n_state = 1
+
+    def check(self, xs, states, params):
+        super().check(xs, states, params)
+        check_params(self.name, xs, states, params, 3)
+
+    def make_kernel(self):
+        return GRUKernel()
+
+
+class GRUCellGate(CellGate):
+    """One fused GRU step: ``(x, h, W_ih, W_hh, b_ih, b_hh) -> h'``."""
+
+    sequence_gate = GRUSequenceGate

@@ -1,0 +1,82 @@
+"""``Cell``: a recurrent node with ``step(x_t, state) -> state`` and ``initial_state(batch)``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph import Tensor, apply
+from .node import Node, as_rng
+
+
+class Cell(Node):
+    """Base class of recurrent cells. A subclass defines ``step`` with graph ops, and sets
+    ``input_size``, ``hidden_size`` and ``n_state`` (1 for a state ``h``, 2 for ``(h, c)``, ...).
+
+    The state is a Tensor, or a tuple of Tensors whose first element is the output ``h_t``.
+    A built-in cell may also name a fused sequence gate (``fused_gate``) and a fused step gate
+    (``fused_step_gate``); :class:`~autograd_rnn.sequence.Sequence` uses them unless told not to.
+    """
+
+    n_state = 1
+    fused_gate: type | None = None
+    fused_step_gate: type | None = None
+
+    def __init__(self, input_size: int, hidden_size: int, dtype=np.float64):
+        super().__init__(dtype)
+        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+
+    def step(self, x: Tensor, state):
+        raise NotImplementedError
+
+    def initial_state(self, batch_size: int):
+        """Zeros of shape (batch, hidden) for each part of the state (constants, no gradient)."""
+        zeros = [Tensor(np.zeros((batch_size, self.hidden_size), self.dtype)) for _ in range(self.n_state)]
+        return zeros[0] if self.n_state == 1 else tuple(zeros)
+
+    def forward(self, x: Tensor, state=None):
+        if state is None:
+            state = self.initial_state(x.shape[0])
+        return self.step(x, state)
+
+    def fused_config(self) -> dict:
+        return {}
+
+    @classmethod
+    def fused_applies(cls) -> bool:
+        """True when the fused gates compute this class's ``step``: a subclass that overrides
+        ``step`` without naming fused gates of its own runs the composed path, never a stale
+        fused one."""
+        if cls.fused_gate is None:
+            return False
+        owner = next(c for c in cls.__mro__ if "fused_gate" in c.__dict__)
+        return cls.step is owner.step
+
+    def step_fused(self, x: Tensor, state=None):
+        """One step through the fused step gate (the same function as ``step``; faster)."""
+        if self.fused_step_gate is None or not self.fused_applies():
+            return self.forward(x, state)
+        if state is None:
+            state = self.initial_state(x.shape[0])
+        states = state if isinstance(state, tuple) else (state,)
+        return apply(self.fused_step_gate(**self.fused_config()), x, *states, *self.parameters().values())
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}"
+
+
+class TorchLikeCell(Cell):
+    """Cells whose parameters are ``weight_ih (G*H, I)``, ``weight_hh (G*H, H)``, ``bias_ih``,
+    ``bias_hh`` (G gates), initialised U(-1/sqrt(H), 1/sqrt(H)) from a seedable Generator, like
+    torch.nn.RNNCell / LSTMCell / GRUCell."""
+
+    gates = 1
+
+    def __init__(self, input_size: int, hidden_size: int, dtype=np.float64, rng=None):
+        super().__init__(input_size, hidden_size, dtype)
+        rng = as_rng(rng)
+        k = 1 / np.sqrt(hidden_size)
+        G, H = self.gates * hidden_size, hidden_size
+        self.parameter("weight_ih", rng.uniform(-k, k, (G, input_size)))
+        self.parameter("weight_hh", rng.uniform(-k, k, (G, H)))
+        self.parameter("bias_ih", rng.uniform(-k, k, G))
+        self.parameter("bias_hh", rng.uniform(-k, k, G))

@@ -1,0 +1,46 @@
+"""``Linear`` and ``Embedding`` nodes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph import Tensor, embedding, linear
+from .node import Node, as_rng
+
+
+class Linear(Node):
+    """``y = x W^T + b`` with ``W (out, in)``, ``b (out,)``; ``x (..., in)`` -> ``(..., out)``.
+    Initialised U(-1/sqrt(in), 1/sqrt(in)) like torch.nn.Linear."""
+
+    def __init__(self, in_features: int, out_features: int, dtype=np.float64, rng=None):
+        super().__init__(dtype)
+        rng = as_rng(rng)
+        k = 1 / np.sqrt(in_features)
+        self.in_features, self.out_features = in_features, out_features
+        self.parameter("weight", rng.uniform(-k, k, (out_features, in_features)))
+        self.parameter("bias", rng.uniform(-k, k, out_features))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.ndim == 2:
+            return linear(x, self.weight, self.bias)
+        lead = x.shape[:-1]
+        return linear(x.reshape(-1, x.shape[-1]), self.weight, self.bias).reshape(*lead, self.out_features)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_features}, {self.out_features}"
+
+
+class Embedding(Node):
+    """Rows of ``weight (num_embeddings, dim)`` for integer indices of any shape; N(0, 1) init
+    like torch.nn.Embedding."""
+
+    def __init__(self, num_embeddings: int, dim: int, dtype=np.float64, rng=None):
+        super().__init__(dtype)
+        self.num_embeddings, self.dim = num_embeddings, dim
+        self.parameter("weight", as_rng(rng).standard_normal((num_embeddings, dim)))
+
+    def forward(self, indices) -> Tensor:
+        return embedding(self.weight, indices)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_embeddings}, {self.dim}"

@@ -167,6 +167,7 @@ def gradcheck_sequence(seq, xs, state0=None, *, truncation: Truncation | str | N
                               hygiene=False, seed=seed, raise_exception=False)
             if not r.passed:
                 report.bad_steps.append(s)
+        report.bad_steps.sort()
         if report.bad_steps:
             report.notes.append(
                 f"a single step's backward disagrees with finite differences of that step at "

@@ -1,4 +1,4 @@
-"""Every ```python block in docs/ runs (blocks of one file share a namespace, in order)."""
+"""Every ```python block in docs/ and README.md runs (blocks of one file share a namespace, in order)."""
 
 import pathlib
 import re
@@ -6,13 +6,13 @@ import re
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-DOCS = sorted((ROOT / "docs").glob("*.md"))
+DOCS = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 
 def test_docs_exist():
     names = {p.name for p in DOCS}
-    assert {"gates.md", "testing.md", "architecture.md"} <= names
+    assert {"gates.md", "testing.md", "architecture.md", "recurrent.md"} <= names
 
 
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)

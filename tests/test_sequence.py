@@ -300,3 +300,17 @@ def test_subclass_overriding_step_runs_its_own_step_not_the_fused_gate():
     np.testing.assert_allclose(hs.data[-1], h.data, rtol=1e-14)
     x0 = ar.Tensor(x[0])
     np.testing.assert_allclose(cell.step_fused(x0).data, cell.step(x0, cell.initial_state(1)).data)
+
+
+def test_foreign_tensor_read_only_at_a_later_step_is_refused_too():
+    foreign = ar.Parameter(np.ones(3))
+    calls = []
+
+    class Late(RNNLayer):
+        def step(self, x, h):
+            calls.append(1)
+            out = super().step(x, h)
+            return out * foreign if len(calls) > 2 else out
+
+    with pytest.raises(ValueError, match="reads a tensor that requires a gradient"):
+        Sequence(Late(2, 3))(ar.Tensor(np.ones((4, 1, 2))))

@@ -44,8 +44,7 @@ class ComposedKernel:
                 hs[t] = out[0].data
                 if record:
                     order = _toposort(out)
-                    if t == 0:
-                        self._check_leaves(order, {id(v) for v in (x, *state, *leaves)})
+                    self._check_leaves(order, {id(v) for v in (x, *state, *leaves)})
                     steps.append((x, state, out))
                     orders.append(order)
                 state = tuple(Tensor(o.data, requires_grad=True) for o in out)

@@ -1,0 +1,268 @@
+"""Safe single-file checkpoints: an uncompressed ``.npz`` archive, written atomically, read without pickle.
+
+Format (version 1): a zip archive, as ``np.savez`` writes it, holding one ``<key>.npy`` member per array plus
+``__meta__.npy``, a uint8 array of UTF-8 JSON ``{"magic": "autograd_rnn-checkpoint", "format_version": 1, ...}``.
+Nothing is ever pickled: object and structured arrays are refused on save, and loading uses
+``allow_pickle=False`` after checking every member's CRC, so a damaged file raises :class:`CheckpointError`
+instead of loading garbage.
+
+Saving writes a temporary file in the target's directory, flushes and fsyncs it, ``os.replace``-s it onto the
+target and fsyncs the directory: after a crash at any point ``path`` holds the old checkpoint or the new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+MAGIC = "autograd_rnn-checkpoint"
+FORMAT_VERSION = 1
+META_KEY = "__meta__"
+_SECTIONS = ("optimizer", "rng_state", "vocab", "config", "progress")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be written or read: missing, truncated, corrupted, foreign or too new."""
+
+
+# ----- validation ----------------------------------------------------------------------------------------------
+def _check_json(obj: Any, where: str) -> None:
+    """Raise CheckpointError unless ``obj`` is made of dicts with str keys, lists, tuples, str, int, float,
+    bool and None. Tuples come back as lists; ints of any size and floats round-trip exactly (nan and inf as
+    Python's JSON extensions NaN and Infinity)."""
+    if obj is None or isinstance(obj, str | int | float):
+        return
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if not isinstance(key, str):
+                raise CheckpointError(f"{where} has the key {key!r} of type {type(key).__name__}; JSON object keys "
+                                      f"must be str")
+            _check_json(value, f"{where}[{key!r}]")
+        return
+    if isinstance(obj, list | tuple):
+        for i, value in enumerate(obj):
+            _check_json(value, f"{where}[{i}]")
+        return
+    raise CheckpointError(f"{where} is a {type(obj).__module__}.{type(obj).__name__}, which JSON cannot hold; "
+                          f"use dicts with str keys, lists, str, int, float, bool or None")
+
+
+def _check_arrays(arrays: dict) -> None:
+    for key, value in arrays.items():
+        if not isinstance(key, str) or not key or "\x00" in key or "\\" in key or key.endswith(".npy"):
+            raise CheckpointError(f"array key {key!r}: expected a non-empty str without NUL or backslash, "
+                                  f"not ending in '.npy'")
+        if key == META_KEY:
+            raise CheckpointError(f"array key {META_KEY!r} is reserved for the checkpoint's metadata")
+        if not isinstance(value, np.ndarray):
+            raise CheckpointError(f"array {key!r} is a {type(value).__name__}; expected a numpy ndarray")
+        if value.dtype.hasobject or value.dtype.kind == "V":
+            raise CheckpointError(f"array {key!r} has dtype {value.dtype}: object and structured arrays would need "
+                                  f"pickle; store plain numeric or string arrays")
+
+
+# ----- low level -----------------------------------------------------------------------------------------------
+def _fsync_dir(directory: str) -> None:
+    """Make a rename in ``directory`` durable, where the OS lets a directory be opened (not on Windows)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def save_archive(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dict) -> None:
+    """Write ``arrays`` and the JSON ``meta`` to ``path`` atomically (see the module docstring).
+
+    Raises CheckpointError, before touching the disk, for an object or structured array, a reserved or
+    malformed key, or meta that JSON cannot hold exactly.
+    """
+    path = os.fspath(path)
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: meta must be a dict; got {type(meta).__name__}")
+    if "magic" in meta or "format_version" in meta:
+        raise CheckpointError(f"{path}: the meta keys 'magic' and 'format_version' are reserved")
+    _check_arrays(arrays)
+    _check_json(meta, "meta")
+    text = json.dumps({"magic": MAGIC, "format_version": FORMAT_VERSION, **meta}, ensure_ascii=False)
+    members = {**arrays, META_KEY: np.frombuffer(text.encode("utf-8"), dtype=np.uint8)}
+
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            with zipfile.ZipFile(f, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+                for key, value in members.items():
+                    with zf.open(key + ".npy", mode="w", force_zip64=True) as member:
+                        np.lib.format.write_array(member, value, allow_pickle=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(directory)
+
+
+def load_archive(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
+    """Read an archive written by :func:`save_archive`: ``(arrays, meta)``, all in memory, the file closed.
+
+    ``meta`` is the user's meta (without ``magic`` and ``format_version``). Raises CheckpointError naming the
+    file when it is missing, truncated, corrupted, not an autograd_rnn checkpoint, from a newer format version,
+    or holds a member that would need pickle. Never unpickles anything.
+    """
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            return _read(path, f)
+    except CheckpointError:
+        raise
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such checkpoint file") from None
+    except Exception as e:  # a damaged file can make zipfile or numpy raise almost anything
+        raise CheckpointError(f"{path}: cannot read the checkpoint, the file is truncated or corrupted "
+                              f"({type(e).__name__}: {e})") from e
+
+
+def _read(path: str, f) -> tuple[dict[str, np.ndarray], dict]:
+    if f.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):
+        raise CheckpointError(f"{path}: not an npz archive, so not an autograd_rnn checkpoint")
+    f.seek(0)
+    try:
+        with zipfile.ZipFile(f) as zf:
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, EOFError, OSError) as e:
+        raise CheckpointError(f"{path}: the zip archive is truncated or corrupted ({e})") from e
+    if bad is not None:
+        raise CheckpointError(f"{path}: the member {bad!r} fails its CRC check; the file is corrupted")
+    f.seek(0)
+    arrays: dict[str, np.ndarray] = {}
+    with np.load(f, allow_pickle=False) as npz:
+        if META_KEY not in npz.files:
+            raise CheckpointError(f"{path}: not an autograd_rnn checkpoint (the npz has no {META_KEY!r} entry)")
+        for key in npz.files:
+            try:
+                value = npz[key]
+            except ValueError as e:
+                if "pickle" in str(e):
+                    raise CheckpointError(f"{path}: the member {key!r} is an object array that would need pickle; "
+                                          f"refusing to load it") from e
+                raise
+            if not isinstance(value, np.ndarray):
+                raise CheckpointError(f"{path}: the member {key!r} is not a .npy array; not an autograd_rnn "
+                                      f"checkpoint")
+            arrays[key] = value
+    raw = arrays.pop(META_KEY)
+    try:
+        if raw.dtype != np.uint8 or raw.ndim != 1:
+            raise ValueError(f"dtype {raw.dtype}, shape {raw.shape}")
+        meta = json.loads(raw.tobytes().decode("utf-8"))
+    except ValueError as e:
+        raise CheckpointError(f"{path}: not an autograd_rnn checkpoint (unreadable {META_KEY!r}: {e})") from e
+    if not isinstance(meta, dict) or meta.get("magic") != MAGIC:
+        raise CheckpointError(f"{path}: not an autograd_rnn checkpoint (no {MAGIC!r} magic in {META_KEY!r})")
+    version = meta.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise CheckpointError(f"{path}: invalid format_version {version!r}")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(f"{path}: written by a newer autograd_rnn (format_version {version}); this version "
+                              f"reads format_version <= {FORMAT_VERSION}")
+    del meta["magic"], meta["format_version"]
+    return arrays, meta
+
+
+# ----- training checkpoints ------------------------------------------------------------------------------------
+@dataclass
+class Checkpoint:
+    """Everything needed to resume training: model arrays, optimizer state dict (``{"arrays", "meta"}``) or
+    None, RNG state (e.g. ``Generator.bit_generator.state``), vocabulary, config and progress."""
+
+    model: dict[str, np.ndarray]
+    optimizer: dict | None
+    rng_state: dict | None
+    vocab: dict | None
+    config: dict
+    progress: dict
+
+
+def _split_arrays(obj: Any, prefix: str, arrays: dict) -> Any:
+    """Replace every ndarray inside ``obj`` by ``{"__array__": key}`` and store it in ``arrays`` under that key
+    (numpy's MT19937, SFC64 and Philox states hold arrays)."""
+    if isinstance(obj, np.ndarray):
+        arrays[prefix] = obj
+        return {"__array__": prefix}
+    if isinstance(obj, dict):
+        return {k: _split_arrays(v, f"{prefix}/{k}", arrays) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_split_arrays(v, f"{prefix}/{i}", arrays) for i, v in enumerate(obj)]
+    return obj
+
+
+def _join_arrays(obj: Any, arrays: dict) -> Any:
+    if isinstance(obj, dict):
+        if set(obj) == {"__array__"} and isinstance(obj["__array__"], str) and obj["__array__"] in arrays:
+            return arrays[obj["__array__"]]
+        return {k: _join_arrays(v, arrays) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_join_arrays(v, arrays) for v in obj]
+    return obj
+
+
+def save_checkpoint(path: str | os.PathLike, *, model: dict[str, np.ndarray], optimizer: dict | None,
+                    rng_state: dict | None, vocab: dict | None, config: dict, progress: dict) -> None:
+    """Save a training checkpoint atomically: arrays under ``model/`` and ``optim/`` (and ``rng/`` and
+    ``progress/`` for arrays inside the RNG state or the progress, e.g. a carried hidden state), everything else
+    in the JSON meta."""
+    arrays = {f"model/{k}": v for k, v in model.items()}
+    opt_meta = None
+    if optimizer is not None:
+        if not isinstance(optimizer, dict) or set(optimizer) != {"arrays", "meta"}:
+            raise CheckpointError("optimizer must be an optimizer state dict with keys 'arrays' and 'meta'")
+        arrays.update({f"optim/{k}": v for k, v in optimizer["arrays"].items()})
+        opt_meta = optimizer["meta"]
+    rng = _split_arrays(rng_state, "rng", arrays) if rng_state is not None else None
+    progress = _split_arrays(progress, "progress", arrays)
+    meta = {"optimizer": opt_meta, "rng_state": rng, "vocab": vocab, "config": config, "progress": progress}
+    save_archive(path, arrays, meta)
+
+
+def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """Load a checkpoint written by :func:`save_checkpoint` (CheckpointError as :func:`load_archive`, and when
+    the archive is not a training checkpoint)."""
+    path = os.fspath(path)
+    arrays, meta = load_archive(path)
+    missing = [s for s in _SECTIONS if s not in meta]
+    if missing:
+        raise CheckpointError(f"{path}: an autograd_rnn archive but not a training checkpoint (missing {missing})")
+    groups: dict[str, dict[str, np.ndarray]] = {"model": {}, "optim": {}, "rng": {}, "progress": {}}
+    for key, value in arrays.items():
+        prefix, _, name = key.partition("/")
+        if prefix not in groups or not name:
+            raise CheckpointError(f"{path}: unexpected array {key!r} (expected model/, optim/, rng/ or progress/ keys)")
+        groups[prefix][name] = value
+    if meta["optimizer"] is None and groups["optim"]:
+        raise CheckpointError(f"{path}: optimizer arrays without optimizer metadata")
+    optimizer = None if meta["optimizer"] is None else {"arrays": groups["optim"], "meta": meta["optimizer"]}
+    rng_arrays = {f"rng/{k}": v for k, v in groups["rng"].items()}
+    rng_state = None if meta["rng_state"] is None else _join_arrays(meta["rng_state"], rng_arrays)
+    progress = _join_arrays(meta["progress"], {f"progress/{k}": v for k, v in groups["progress"].items()})
+    return Checkpoint(model=groups["model"], optimizer=optimizer, rng_state=rng_state, vocab=meta["vocab"],
+                      config=meta["config"], progress=progress)
+
+
+__all__ = ["CheckpointError", "Checkpoint", "save_archive", "load_archive", "save_checkpoint", "load_checkpoint",
+           "MAGIC", "FORMAT_VERSION"]

@@ -1,0 +1,5 @@
+"""Models built from nodes."""
+
+from .language_model import LanguageModel
+
+__all__ = ["LanguageModel"]

@@ -1,0 +1,107 @@
+"""``LanguageModel``: embedding -> stacked recurrent Sequences -> projection -> softmax cross-entropy."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph import Tensor, no_grad, softmax_cross_entropy
+from ..nodes import Embedding, Linear, Node, Recurrent, cell_class
+from ..nodes.node import as_rng
+from ..sequence import detach_state
+from ..truncation import Truncation
+
+
+class LanguageModel(Node):
+    """Predict the next token.
+
+    ::
+
+        tokens (T, B) -> embedding (T, B, E) -> Recurrent layers -> hs (T, B, H)
+                      -> Linear (T, B, V) logits -> SoftmaxCrossEntropy against targets (T, B)
+
+    Args:
+        vocab_size: V. cell: "rnn", "lstm", "gru" or a Cell subclass. embed_size: E (ignored with
+        ``one_hot``). hidden_size: H. layers: stacked Sequences. dropout: between layers, off in
+        ``eval()``. one_hot: feed one-hot vectors of size V instead of an embedding, as the
+        tutorial does (the input weights then play the embedding's role; slower, same function
+        class). truncation: BPTT policy of every layer. dtype: float32 for speed, float64 for
+        checks. rng: seed or Generator for the initialisation and for dropout.
+
+    The tutorial's names: ``U`` is the first layer's ``weight_ih`` (with ``one_hot=True``), ``W`` its
+    ``weight_hh``, ``V`` the projection's ``weight``.
+    """
+
+    def __init__(self, vocab_size: int, cell="lstm", embed_size: int = 64, hidden_size: int = 128, layers: int = 1,
+                 dropout: float = 0.0, one_hot: bool = False, truncation: Truncation | str | None = None,
+                 dtype=np.float32, rng=None, **cell_kwargs):
+        super().__init__(dtype)
+        rng = as_rng(rng)
+        if vocab_size < 1:
+            raise ValueError(f"LanguageModel: vocab_size={vocab_size}; expected >= 1")
+        self.vocab_size, self.one_hot = vocab_size, one_hot
+        self.embed_size = vocab_size if one_hot else embed_size
+        self.cell_type = cell_class(cell)
+        if not one_hot:
+            self.embedding = Embedding(vocab_size, embed_size, dtype=dtype, rng=rng)
+        self.rnn = Recurrent(self.cell_type, self.embed_size, hidden_size, layers=layers, dropout=dropout,
+                             truncation=truncation, dtype=dtype, rng=rng, **cell_kwargs)
+        self.proj = Linear(hidden_size, vocab_size, dtype=dtype, rng=rng)
+        self.hidden_size, self.layers, self.p_drop = hidden_size, layers, dropout
+
+    def config(self) -> dict:
+        """What rebuilds this model (saved in checkpoints)."""
+        name = {v: k for k, v in {"rnn": "RNNLayer", "lstm": "LSTMLayer", "gru": "GRULayer"}.items()}
+        return {
+            "vocab_size": self.vocab_size,
+            "cell": name.get(self.cell_type.__name__, f"{self.cell_type.__module__}:{self.cell_type.__qualname__}"),
+            "embed_size": self.embed_size if not self.one_hot else 0,
+            "hidden_size": self.hidden_size,
+            "layers": self.layers,
+            "dropout": self.p_drop,
+            "one_hot": self.one_hot,
+            "dtype": str(self.dtype),
+        }
+
+    def embed(self, tokens: np.ndarray) -> Tensor:
+        tokens = np.asarray(tokens)
+        if self.one_hot:
+            if tokens.size and (tokens.min() < 0 or tokens.max() >= self.vocab_size):
+                raise ValueError(f"LanguageModel: token ids must be in [0, {self.vocab_size})")
+            x = np.zeros((*tokens.shape, self.vocab_size), self.dtype)
+            np.put_along_axis(x, tokens[..., None], 1, axis=-1)
+            return Tensor(x)
+        return self.embedding(tokens)
+
+    def forward(self, tokens: np.ndarray, state: list | None = None):
+        """``tokens (T, B)`` ints -> ``(logits (T, B, V), state)``; ``state`` one entry per layer."""
+        hs, state = self.rnn(self.embed(tokens), state)
+        return self.proj(hs), state
+
+    def loss(self, inputs: np.ndarray, targets: np.ndarray, mask: np.ndarray | None = None,
+             state: list | None = None):
+        """Mean cross-entropy (nats per token) of ``targets (T, B)`` given ``inputs (T, B)``;
+        ``mask (T, B)`` drops padding. Returns ``(loss, final state)``."""
+        logits, state = self.forward(inputs, state)
+        T, B = np.shape(targets)
+        flat_mask = None if mask is None else np.asarray(mask).reshape(-1)
+        loss = softmax_cross_entropy(logits.reshape(T * B, self.vocab_size), np.asarray(targets).reshape(-1), flat_mask)
+        return loss, state
+
+    @staticmethod
+    def detach(state):
+        return None if state is None else [detach_state(s) for s in state]
+
+    @no_grad()
+    def step_logits(self, token: np.ndarray, state: list | None):
+        """One step for sampling: ``token (B,)`` -> ``(logits (B, V) array, state)``, fused cells."""
+        x = self.embed(np.asarray(token)[None])[0] if not self.one_hot else self.embed(np.asarray(token))
+        new_state = []
+        h = x
+        for k, seq in enumerate(self.rnn.sequences()):
+            s = seq.cell.step_fused(h, None if state is None else state[k])
+            new_state.append(s)
+            h = s[0] if isinstance(s, tuple) else s
+        return self.proj(h).data, new_state
+
+    def extra_repr(self) -> str:
+        return f"vocab_size={self.vocab_size}, cell={self.cell_type.__name__}"

@@ -1,0 +1,204 @@
+"""Training: exact resume, bit-for-bit seeds, NaN guard, Ctrl-C, checkpoints, the language model."""
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import autograd_rnn as ar
+from autograd_rnn.checkpoint import CheckpointError, load_checkpoint
+from autograd_rnn.models import LanguageModel
+from autograd_rnn.sampling import sample_ids, sample_text
+from autograd_rnn.train import TrainConfig, TrainingDiverged, model_from_checkpoint, train
+
+WORDS = "the cat sat on a mat while my dog ran to the red door and back again under blue sky".split()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    lines = [" ".join(rng.choice(WORDS, size=rng.integers(3, 9))) + "." for _ in range(400)]
+    path = tmp_path_factory.mktemp("corpus") / "small.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def small(corpus, out, **kw):
+    base = dict(corpus=corpus, hidden=12, embed=8, batch=4, seq_len=16, eval_every=4, eval_tokens=500,
+                sample_length=10, out=str(out), progress=False, plot=False)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def weights(out):
+    return load_checkpoint(os.path.join(out, "last.npz")).model
+
+
+@pytest.mark.parametrize("variant", [
+    dict(cell="lstm", batching="stream", dropout=0.3, layers=2, schedule="cosine"),
+    dict(cell="gru", batching="lines", level="word", optimizer="adamw", schedule="halve"),
+    dict(cell="rnn", batching="stream", optimizer="momentum", truncation="lookback:3", schedule="step:3,0.5"),
+], ids=["lstm-stream-dropout", "gru-lines-word", "rnn-lookback"])
+def test_interrupted_and_resumed_run_ends_with_identical_weights(corpus, tmp_path, variant):
+    full = train(small(corpus, tmp_path / "full", steps=11, **variant))
+    assert full.stopped == "finished"
+    part = train(small(corpus, tmp_path / "part", steps=11, stop_after=6, **variant))
+    assert part.stopped == "interrupted" and part.steps == 6
+    resumed = train(small(corpus, tmp_path / "part", steps=11, resume=True, **variant))
+    assert resumed.steps == 11
+    a, b = weights(tmp_path / "full"), weights(tmp_path / "part")
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+    fa = load_checkpoint(tmp_path / "full" / "last.npz")
+    fb = load_checkpoint(tmp_path / "part" / "last.npz")
+    for k in fa.optimizer["arrays"]:
+        np.testing.assert_array_equal(fa.optimizer["arrays"][k], fb.optimizer["arrays"][k])
+
+
+def test_same_seed_same_weights_bit_for_bit(corpus, tmp_path):
+    train(small(corpus, tmp_path / "a", steps=6, dropout=0.2, layers=2, seed=3))
+    train(small(corpus, tmp_path / "b", steps=6, dropout=0.2, layers=2, seed=3))
+    train(small(corpus, tmp_path / "c", steps=6, dropout=0.2, layers=2, seed=4))
+    a, b, c = weights(tmp_path / "a"), weights(tmp_path / "b"), weights(tmp_path / "c")
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert not all(np.array_equal(a[k], c[k]) for k in a)
+
+
+def test_training_learns_and_writes_everything(corpus, tmp_path):
+    out = tmp_path / "run"
+    result = train(small(corpus, out, steps=60, eval_every=20, hidden=32, plot=True))
+    vals = [h["val"] for h in result.history]
+    assert vals[-1] < vals[0] and vals[-1] < result.unigram_nats
+    for name in ("last.npz", "best.npz", "loss_curve.png", "history.json"):
+        assert (out / name).exists(), name
+    ck = load_checkpoint(out / "best.npz")
+    assert ck.progress["best_val"] == min(vals)
+    assert ck.config["model"]["cell"] == "lstm" and ck.vocab["level"] == "char"
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_nan_guard_stops_naming_the_step_and_keeps_the_last_good_checkpoint(corpus, tmp_path):
+    out = tmp_path / "nan"
+    train(small(corpus, out, steps=4, eval_every=4))
+    good = weights(out)
+    with pytest.raises(TrainingDiverged, match=r"step \d+: (non-finite loss|the gradient norm is)") as e:
+        train(small(corpus, out, steps=400, eval_every=1000, optimizer="sgd", lr=1e38, clip=None))
+    assert "last good checkpoint" in str(e.value)
+    after = weights(out)
+    assert all(np.array_equal(good[k], after[k]) for k in good)
+
+
+def test_resume_refuses_a_different_corpus(corpus, tmp_path):
+    out = tmp_path / "r"
+    train(small(corpus, out, steps=2, eval_every=2))
+    other = tmp_path / "other.txt"
+    other.write_text("completely different text, long enough for a batch or two. " * 20)
+    with pytest.raises(ValueError, match="differs from the one the checkpoint"):
+        train(small(str(other), out, steps=4, resume=True))
+
+
+def test_ctrl_c_writes_a_checkpoint_and_resume_continues(corpus, tmp_path):
+    out = tmp_path / "sigint"
+    cmd = [sys.executable, "-m", "autograd_rnn", "train", "--corpus", corpus, "--hidden", "16", "--batch", "4",
+           "--seq-len", "8", "--steps", "100000", "--eval-every", "100000", "--out", str(out), "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    head = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait until the training loop runs
+        line = proc.stderr.readline()
+        head.append(line)
+        if line.startswith("model:") or not line:
+            break
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    stdout, rest = proc.communicate(timeout=60)
+    stderr = "".join(head) + rest
+    assert proc.returncode == 0, stderr
+    assert "stopped at step" in stderr and "--resume" in stderr
+    ck = load_checkpoint(out / "last.npz")
+    assert ck.progress["step"] > 0
+    resumed = train(small(corpus, out, steps=ck.progress["step"] + 2, resume=True))
+    assert resumed.steps == ck.progress["step"] + 2
+
+
+def test_corrupted_checkpoint_gives_a_clear_error(corpus, tmp_path):
+    out = tmp_path / "c"
+    train(small(corpus, out, steps=2, eval_every=2))
+    path = out / "last.npz"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 64] = b"\x00" * 64
+    path.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match=str(path)):
+        load_checkpoint(path)
+    result = subprocess.run([sys.executable, "-m", "autograd_rnn", "sample", "--checkpoint", str(path)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and "error:" in result.stderr and "last.npz" in result.stderr
+
+
+def test_language_model_gradcheck_float64():
+    model = LanguageModel(7, cell="gru", embed_size=3, hidden_size=4, layers=2, dtype=np.float64, rng=0)
+    x = np.array([[1, 2], [3, 4], [5, 6]])
+    y = np.array([[2, 3], [4, 5], [6, 0]])
+    names = list(model.parameters())
+
+    def loss(*params):
+        with model.substituted(dict(zip(names, params))):
+            return model.loss(x, y)[0]
+
+    assert ar.gradcheck(loss, [p.data for p in model.parameters().values()]).passed
+
+
+def test_one_hot_option_equals_embedding_of_the_input_weights():
+    a = LanguageModel(6, cell="rnn", hidden_size=5, one_hot=True, dtype=np.float64, rng=0)
+    b = LanguageModel(6, cell="rnn", embed_size=6, hidden_size=5, dtype=np.float64, rng=0)
+    b.load_state_dict({**a.state_dict(), "embedding.weight": np.eye(6)})
+    x = np.array([[0, 5], [3, 2]])
+    np.testing.assert_allclose(a(x)[0].data, b(x)[0].data, rtol=1e-13)
+
+
+def test_dropout_is_off_in_eval():
+    model = LanguageModel(5, cell="lstm", embed_size=3, hidden_size=4, layers=2, dropout=0.5, dtype=np.float64, rng=0)
+    x = np.array([[1], [2], [3]])
+    model.eval()
+    a, b = model(x)[0].data, model(x)[0].data
+    np.testing.assert_array_equal(a, b)
+    model.train()
+    assert not np.array_equal(model(x)[0].data, model(x)[0].data)
+
+
+def test_sampling_seed_temperature_top_k(corpus, tmp_path):
+    out = tmp_path / "s"
+    train(small(corpus, out, steps=20, eval_every=20, hidden=24))
+    model, vocab = model_from_checkpoint(load_checkpoint(out / "last.npz"))
+    a = sample_text(model, vocab, prime="the ", length=40, seed=1)
+    b = sample_text(model, vocab, prime="the ", length=40, seed=1)
+    assert a == b and a.startswith("the ")
+    greedy1 = sample_ids(model, vocab.encode("the"), 20, temperature=1e-4, rng=0)
+    greedy2 = sample_ids(model, vocab.encode("the"), 20, temperature=1e-4, rng=5)
+    np.testing.assert_array_equal(greedy1, greedy2)
+    top1 = sample_ids(model, vocab.encode("the"), 20, top_k=1, rng=3)
+    np.testing.assert_array_equal(top1, greedy1)
+    with pytest.raises(ValueError, match="temperature"):
+        sample_ids(model, vocab.encode("a"), 3, temperature=0)
+
+
+def test_word_level_sampling_unknown_words(corpus, tmp_path):
+    out = tmp_path / "w"
+    train(small(corpus, out, steps=4, eval_every=4, level="word", batching="lines", max_vocab=10))
+    model, vocab = model_from_checkpoint(load_checkpoint(out / "last.npz"))
+    text = sample_text(model, vocab, prime="the zebra", length=5, seed=0)
+    assert text.startswith("the zebra")
+    assert vocab.unk_id is not None
+
+
+def test_bits_per_token_and_perplexity_are_consistent():
+    from autograd_rnn.train import nats_report
+
+    report = nats_report(math.log(8))
+    assert "3.0000 bits" in report and "perplexity 8" in report

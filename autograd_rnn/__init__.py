@@ -19,8 +19,8 @@ from .graph import (
     stack,
     tanh,
 )
-from .seqcheck import gradcheck_sequence  # noqa: E402
-from .sequence import Full, LookBack, Sequence, Truncated, Truncation, detach_state  # noqa: E402
+from .seqcheck import gradcheck_sequence
+from .sequence import Full, LookBack, Sequence, Truncated, Truncation, detach_state
 
 __version__ = "0.1.0"
 

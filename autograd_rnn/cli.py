@@ -59,7 +59,7 @@ def add_train(sub) -> None:
     p.add_argument("--schedule", default=d.schedule, help="learning rate: none, cosine, halve (when validation "
                    "loss rises) or step:N,GAMMA")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--steps", type=_positive(int), default=None, help="optimizer steps (default 2000 on the built-in "
+    g.add_argument("--steps", type=_positive(int), default=None, help="optimizer steps (default 4000 on the built-in "
                    "corpus, one epoch otherwise)")
     g.add_argument("--epochs", type=_positive(float), default=None, help="passes over the training split")
     p.add_argument("--eval-every", type=_positive(int), default=d.eval_every, help="validate, sample and checkpoint "
@@ -78,11 +78,13 @@ def add_train(sub) -> None:
 
 
 def run_train(args) -> int:
+    from .allocator import tune_allocator
     from .train import TrainingDiverged, train
 
+    tune_allocator()
     steps = args.steps
     if steps is None and args.epochs is None and args.corpus is None:
-        steps = 2000
+        steps = 4000
     cfg = TrainConfig(
         corpus=args.corpus, level=args.level, batching=args.batching, cell=args.cell, embed=args.embed,
         hidden=args.hidden, layers=args.layers, dropout=args.dropout, seq_len=args.seq_len, batch=args.batch,

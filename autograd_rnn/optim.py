@@ -218,6 +218,11 @@ class SGD(Optimizer):
             buf *= self.momentum
             buf += g
             g = g + self.momentum * buf if self.nesterov else buf
+        elif g.ndim == 2 and g.shape[0] >= 64:
+            rows = np.flatnonzero(g.any(axis=1))
+            if len(rows) * 4 < g.shape[0]:  # an embedding's gradient: update only the rows used
+                w[rows] -= self.lr * g[rows]  # (w - lr * 0 == w exactly, so this is the same update)
+                return
         w -= self.lr * g
 
 

@@ -26,29 +26,73 @@ def sample_ids(model: LanguageModel, prime: np.ndarray, length: int, temperature
     was_training = model.training
     model.eval()
     try:
+        step = _FastStep(model) if _FastStep.supports(model) else model.step_logits
         state = None
         prime = np.asarray(prime, dtype=np.int64).reshape(-1)
         logits = np.zeros(model.vocab_size)
         for token in prime:
-            logits, state = model.step_logits(np.array([token]), state)
+            logits, state = step(np.array([token]), state)
             logits = logits[0]
         out = []
         for _ in range(length):
-            z = logits.astype(np.float64) / temperature
-            if top_k is not None and top_k < z.size:
-                cut = np.partition(z, -top_k)[-top_k]
-                z = np.where(z >= cut, z, -np.inf)
-            p = np.exp(z - z.max())
-            p /= p.sum()
-            nxt = int(rng.choice(z.size, p=p))
+            nxt = _draw(logits, temperature, top_k, rng)
             if stop_id is not None and nxt == stop_id:
                 break
             out.append(nxt)
-            logits, state = model.step_logits(np.array([nxt]), state)
+            logits, state = step(np.array([nxt]), state)
             logits = logits[0]
         return np.asarray(out, dtype=np.int64)
     finally:
         model.train(was_training)
+
+
+def _draw(logits: np.ndarray, temperature: float, top_k: int | None, rng: np.random.Generator) -> int:
+    """One draw from softmax(logits / temperature) over the top_k, by inverting the cumulative sum."""
+    z = logits.astype(np.float64) / temperature
+    if top_k is not None and top_k < z.size:
+        cut = np.partition(z, -top_k)[-top_k]
+        z = np.where(z >= cut, z, -np.inf)
+    p = np.exp(z - z.max())
+    cdf = np.cumsum(p)
+    return int(min(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"), z.size - 1))
+
+
+class _FastStep:
+    """One token through the model with the fused gates called on arrays directly (no Tensors);
+    the same functions as ``LanguageModel.step_logits``, which the tests check."""
+
+    @staticmethod
+    def supports(model: LanguageModel) -> bool:
+        return not model.one_hot and all(s.fused and s.cell.fused_applies() for s in model.rnn.sequences())
+
+    def __init__(self, model: LanguageModel):
+        emb = model.embedding.weight.data
+        self.layers = []
+        for seq in model.rnn.sequences():
+            cell = seq.cell
+            kernel = cell.fused_gate(**cell.fused_config()).make_kernel()
+            params = [p.data for p in cell.parameters().values()]
+            self.layers.append((kernel, params, kernel.prepare(params), cell.n_state, cell.hidden_size))
+        W_in, b_in = self.layers[0][2][:2]
+        self.table = emb @ W_in + b_in  # (V, gates * H): embedding lookup and input projection in one row
+        self.dummy = np.empty((1, 1, emb.shape[1]), emb.dtype)
+        self.W_T, self.b = model.proj.weight.data.T, model.proj.bias.data
+
+    def __call__(self, token: np.ndarray, state):
+        from .graph import no_grad
+
+        x = self.dummy
+        projected = self.table[token][None]
+        new_state = []
+        with no_grad():
+            for k, (kernel, params, prepared, n_state, hidden) in enumerate(self.layers):
+                s = state[k] if state is not None else tuple(np.zeros((1, hidden), x.dtype) for _ in range(n_state))
+                hs, finals = kernel.forward(x, s, params, prepared, projected)
+                x, projected = hs, None
+                new_state.append(finals)
+        logits = x[0] @ self.W_T
+        logits += self.b
+        return logits, new_state
 
 
 def sample_text(model: LanguageModel, vocab: Vocabulary, prime: str = "", length: int = 200,

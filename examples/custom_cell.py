@@ -20,6 +20,8 @@ from autograd_rnn.nodes.node import as_rng
 
 
 class MinimalGatedUnit(Cell):
+    static_step = True  # the same graph every step: Sequence may record it once and replay it
+
     def __init__(self, input_size: int, hidden_size: int, dtype=np.float64, rng=None):
         super().__init__(input_size, hidden_size, dtype)
         rng = as_rng(rng)

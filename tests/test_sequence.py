@@ -152,6 +152,8 @@ def test_truncated_gradient_is_not_the_full_gradient():
 
 # ----- planted wrong step backward -----
 class BuggyRNNKernel(RNNKernel):
+    full_backward = None  # Full() then sweeps with step_back too
+
     def step_back(self, acc, s0, s1, dstate):
         dh = dstate[0].copy()
         if s0 <= 2 < s1:
@@ -177,6 +179,31 @@ def test_gradcheck_sequence_names_the_time_step_of_a_planted_bug(policy):
     report = info.value.report
     assert report.bad_steps == [2]
     assert "first disagrees at t = 2" in str(info.value)
+
+
+class BuggyFullSweepKernel(RNNKernel):
+    def full_backward(self, acc, g_hs, g_final):
+        d0, norms = super().full_backward(acc, g_hs, g_final)
+        acc[1] *= 1.5  # planted: the fast Full() sweep mis-scales step 1's gate gradient
+        return d0, norms
+
+
+class BuggyFullSweepGate(RNNSequenceGate):
+    def make_kernel(self):
+        return BuggyFullSweepKernel(self.nonlinearity)
+
+
+class BuggyFullSweepRNN(RNNLayer):
+    fused_gate = BuggyFullSweepGate
+
+
+def test_gradcheck_sequence_blames_the_combination_when_every_step_is_right():
+    rng = np.random.default_rng(0)
+    cell = BuggyFullSweepRNN(2, 3, rng=rng)
+    with pytest.raises(GradcheckError) as info:
+        ar.gradcheck_sequence(Sequence(cell), rng.normal(size=(4, 2, 2)), rng.normal(size=(2, 3)))
+    assert info.value.report.bad_steps == []
+    assert "how the steps are combined" in str(info.value)
 
 
 def test_gradcheck_sequence_passes_the_same_cell_without_the_bug():
@@ -314,3 +341,23 @@ def test_foreign_tensor_read_only_at_a_later_step_is_refused_too():
 
     with pytest.raises(ValueError, match="reads a tensor that requires a gradient"):
         Sequence(Late(2, 3))(ar.Tensor(np.ones((4, 1, 2))))
+
+
+def test_nothing_is_kept_across_detached_chunks():
+    import gc
+    import weakref
+
+    rng = np.random.default_rng(0)
+    cell = LSTMLayer(2, 3, rng=rng)
+    seq = Sequence(cell)
+    hs, state = seq(ar.Tensor(rng.normal(size=(4, 2, 2))))
+    first = weakref.ref(hs._op.gate)
+    hs.sum().backward()
+    state = ar.detach_state(state)
+    del hs
+    for _ in range(3):
+        hs, state = seq(ar.Tensor(rng.normal(size=(4, 2, 2))), state)
+        hs.sum().backward()
+        state = ar.detach_state(state)
+    gc.collect()
+    assert first() is None, "the first chunk's sequence gate (and its buffers) is still alive"

@@ -202,3 +202,38 @@ def test_bits_per_token_and_perplexity_are_consistent():
 
     report = nats_report(math.log(8))
     assert "3.0000 bits" in report and "perplexity 8" in report
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_fast_sampling_step_equals_the_model(cell):
+    from autograd_rnn.sampling import _FastStep
+
+    model = LanguageModel(9, cell=cell, embed_size=4, hidden_size=5, layers=2, dtype=np.float64, rng=0)
+    fast, state_f, state_m = _FastStep(model), None, None
+    for token in [3, 1, 8, 0]:
+        lf, state_f = fast(np.array([token]), state_f)
+        lm, state_m = model.step_logits(np.array([token]), state_m)
+        np.testing.assert_allclose(lf, lm, rtol=1e-12, atol=1e-14)
+    seq = np.array([[3], [1], [8], [0]])
+    with ar.no_grad():
+        logits, _ = model(seq)
+    np.testing.assert_allclose(lf[0], logits.data[-1, 0], rtol=1e-12)
+
+
+def test_composed_replay_engages_for_static_cells_only():
+    from autograd_rnn.nodes import LSTMLayer, RNNLayer
+
+    seq = ar.Sequence(LSTMLayer(2, 3, rng=0), fused=False)
+    gate = seq.gate()
+    params = [p.data for p in seq.cell.parameters().values()]
+    gate.forward(np.ones((5, 1, 2)), np.zeros((1, 3)), np.zeros((1, 3)), *params)
+    assert [s[0] for s in gate.kernel.steps] == ["graph", "graph", "replay", "replay", "replay"]
+
+    class Dynamic(RNNLayer):
+        def step(self, x, h):
+            return super().step(x, h)
+
+    seq = ar.Sequence(Dynamic(2, 3, rng=0))
+    gate = seq.gate()
+    gate.forward(np.ones((5, 1, 2)), np.zeros((1, 3)), *[p.data for p in seq.cell.parameters().values()])
+    assert all(s[0] == "graph" for s in gate.kernel.steps)

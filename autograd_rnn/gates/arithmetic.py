@@ -10,6 +10,7 @@ from .base import (
     broadcast_to_larger,
     check_floats,
     check_ndim,
+    outer_sum,
     shape_str,
     unbroadcast,
 )
@@ -42,7 +43,7 @@ class MultiplyGate(Gate):
         a2 = a.reshape(1, -1) if a.ndim == 1 else a
         b2 = b.reshape(-1, 1) if b.ndim == 1 else b
         g2 = np.reshape(g, (a2.shape[0], b2.shape[1]))
-        return (g2 @ b2.T).reshape(a.shape), (a2.T @ g2).reshape(b.shape)
+        return (g2 @ b2.T).reshape(a.shape), outer_sum(a2, g2).reshape(b.shape)
 
 
 
@@ -72,7 +73,7 @@ class LinearGate(Gate):
         return out
 
     def backward(self, g: np.ndarray) -> tuple:
-        return g @ self.W, g.T @ self.x, g.sum(axis=0)
+        return g @ self.W, outer_sum(g, self.x), g.sum(axis=0)
 
 
 class AddGate(Gate):

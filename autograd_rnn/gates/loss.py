@@ -52,7 +52,9 @@ class SoftmaxCrossEntropy(Gate):
         if not kept.any():
             raise GateInputError(f"{name}: every row is masked or ignored; expected at least one target")
         z = logits - logits.max(axis=1, keepdims=True)
-        lse = np.log(np.exp(z).sum(axis=1))
+        e = np.exp(z)
+        s = e.sum(axis=1)
+        lse = np.log(s)
         safe_t = np.where(kept, targets, 0)
         logp_t = z[np.arange(n), safe_t] - lse
         loss = -(weights * logp_t).sum() / total
@@ -60,7 +62,8 @@ class SoftmaxCrossEntropy(Gate):
             bad = np.argwhere(~np.isfinite(logits))
             where = f" (first at {tuple(int(i) for i in bad[0])})" if bad.size else ""
             raise GateInputError(f"{name}: input 'logits' holds NaN or inf{where}; expected finite scores")
-        self.probs = np.exp(z - lse[:, None])
+        e /= s[:, None]
+        self.probs = e
         self.targets, self.weights, self.total = safe_t, weights, total
         self.has_mask = mask is not None
         return np.asarray(loss, dtype=logits.dtype)

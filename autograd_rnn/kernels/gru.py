@@ -7,7 +7,7 @@
 (the reset gate multiplies ``W_hn h + b_hn``, after the matmul). Sigmoid through tanh as in the
 LSTM kernel. Backward of one step::
 
-    dn~  = dh * (1 - z) * (1 - n**2)                 (gradient of i_n, and of h_n before r)
+    dn~  = dh * (1 - z) * (1 - n**2)                 (gradient of i_n, and of r * h_n)
     dz~  = dh * (h_{t-1} - n) * z (1 - z)
     dr~  = dn~ * h_n * r (1 - r)
     d[i_r i_z i_n] = [dr~ dz~ dn~]       d[h_r h_z h_n] = [dr~ dz~ dn~ * r]
@@ -20,23 +20,33 @@ import numpy as np
 
 from ..graph import is_grad_enabled
 from .base import CellGate, SequenceGate
-from .rnn import check_params
+from .rnn import _norms, check_params
 
 
 class GRUKernel:
-    def forward(self, xs, states0, params):
+    @staticmethod
+    def prepare(params) -> tuple:
+        """Input weights and bias with the r, z columns scaled by 1/2 (and b_hr, b_hz folded in), and
+        W_hh scaled the same way: made once per call (or once for sampling)."""
         W_ih, W_hh, b_ih, b_hh = params
-        T, B, In = xs.shape
         H = W_hh.shape[1]
+        sc = np.ones(3 * H, W_hh.dtype)
+        sc[: 2 * H] = 0.5
+        b = b_ih.copy()
+        b[: 2 * H] += b_hh[: 2 * H]
+        return (W_ih * sc[:, None]).T, b * sc, np.ascontiguousarray((W_hh * sc[:, None]).T), b_hh[2 * H :]
+
+    def forward(self, xs, states0, params, prepared=None, projected=None):
+        """``projected`` (T, B, 3H), when given, is ``x_t @ W_ih_sT + b_s`` already made (sampling)."""
+        W_ih_sT, b_s, Ws_T, b_hn = prepared if prepared is not None else self.prepare(params)
+        T, B, In = xs.shape
+        H = Ws_T.shape[0]
         dt = xs.dtype
-        gi = (xs.reshape(T * B, In) @ W_ih.T).reshape(T, B, 3 * H)
-        gi += b_ih
-        gi[..., : 2 * H] += b_hh[: 2 * H]
-        gi[..., : 2 * H] *= 0.5
-        Ws = W_hh.copy()
-        Ws[: 2 * H] *= 0.5
-        Ws_T = Ws.T
-        b_hn = b_hh[2 * H :]
+        if projected is None:
+            gi = (xs.reshape(T * B, In) @ W_ih_sT).reshape(T, B, 3 * H)
+            gi += b_s
+        else:
+            gi = projected
         hs = np.empty((T + 1, B, H), dt)
         hs[0] = states0[0]
         rz = np.empty((T, B, 2 * H), dt)
@@ -70,6 +80,7 @@ class GRUKernel:
         return hs[1:], (hs[T],)
 
     def new_acc(self):
+        """(d[h_r h_z h_n] per step (T, B, 3H), d i_n per step (T, B, H)); d[i_r i_z] = d[h_r h_z]."""
         T, B, H = self.hs_shape
         return np.zeros((T, B, 3 * H), self.xs.dtype), np.zeros((T, B, H), self.xs.dtype)
 
@@ -77,30 +88,53 @@ class GRUKernel:
         (dh,) = dstate
         n, B, H = dh.shape
         s = slice(s0, s1)
-        d_gi = np.empty((n, B, 3 * H), dh.dtype)
-        dn = np.multiply(dh, self.P_n[s], out=d_gi[..., 2 * H :])
-        np.multiply(dh, self.P_z[s], out=d_gi[..., H : 2 * H])
-        np.multiply(dn, self.P_r[s], out=d_gi[..., :H])
-        d_hn = dn * self.r[s]
-        acc[0][s] += d_gi
-        acc[1][s] += d_hn
-        d_gh = d_gi.copy()
-        d_gh[..., 2 * H :] = d_hn
+        d_gh = np.empty((n, B, 3 * H), dh.dtype)
+        dn = dh * self.P_n[s]
+        np.multiply(dh, self.P_z[s], out=d_gh[..., H : 2 * H])
+        np.multiply(dn, self.P_r[s], out=d_gh[..., :H])
+        np.multiply(dn, self.r[s], out=d_gh[..., 2 * H :])
+        acc[0][s] += d_gh
+        acc[1][s] += dn
         dh_prev = (d_gh.reshape(n * B, 3 * H) @ self.params[1]).reshape(n, B, H)
         dh_prev += dh * self.z[s]
         return (dh_prev,)
 
+    def full_backward(self, acc, g_hs, g_final):
+        """``Full()``'s sweep: returns (dstate0, norms of dL/dh_t). Same math as step_back."""
+        T, B, H = g_hs.shape
+        W = self.params[1]
+        d_gh_all, dn_all = acc
+        P_n, P_z, P_r, r, z = self.P_n, self.P_z, self.P_r, self.r, self.z
+        dH = np.empty_like(g_hs)
+        np.add(g_hs[T - 1], g_final[0], out=dH[T - 1])
+        tmp = np.empty((B, H), g_hs.dtype)
+        for t in range(T - 1, -1, -1):
+            dh, d_gh, dn = dH[t], d_gh_all[t], dn_all[t]
+            np.multiply(dh, P_n[t], out=dn)
+            np.multiply(dh, P_z[t], out=d_gh[:, H : 2 * H])
+            np.multiply(dn, P_r[t], out=d_gh[:, :H])
+            np.multiply(dn, r[t], out=d_gh[:, 2 * H :])
+            if t:
+                prev = dH[t - 1]
+                np.dot(d_gh, W, out=prev)
+                np.multiply(dh, z[t], out=tmp)
+                prev += tmp
+                prev += g_hs[t - 1]
+        h0 = d_gh_all[0] @ W
+        h0 += dH[0] * z[0]
+        return (h0,), _norms(dH)
+
     def finish(self, acc):
-        d_gi, d_hn = acc
+        d_gh, d_in = acc
         W_ih = self.params[0]
-        T, B, G = d_gi.shape
+        T, B, G = d_gh.shape
         H = G // 3
-        d_gh = d_gi.copy()
-        d_gh[..., 2 * H :] = d_hn
+        d_gi = d_gh.copy()
+        d_gi[..., 2 * H :] = d_in
         gi, gh = d_gi.reshape(T * B, G), d_gh.reshape(T * B, G)
         dxs = (gi @ W_ih).reshape(T, B, -1)
-        dW_ih = gi.T @ self.xs.reshape(T * B, -1)
-        dW_hh = gh.T @ self.hs[:-1].reshape(T * B, H)
+        dW_ih = np.dot(gi.T, self.xs.reshape(T * B, -1))
+        dW_hh = np.dot(gh.T, self.hs[:-1].reshape(T * B, H))
         return dxs, (dW_ih, dW_hh, gi.sum(axis=0), gh.sum(axis=0))
 
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..graph import is_grad_enabled
 from .base import CellGate, SequenceGate
-from .rnn import check_params
+from .rnn import _norms, check_params
 
 
 def _sigmoid_scale(H: int, dtype) -> np.ndarray:
@@ -39,18 +39,27 @@ def _sigmoid_scale(H: int, dtype) -> np.ndarray:
 
 
 class LSTMKernel:
-    def forward(self, xs, states0, params):
+    @staticmethod
+    def prepare(params) -> tuple:
+        """Weights with the sigmoid columns scaled by 1/2, made once per call (or once for sampling)."""
         W_ih, W_hh, b_ih, b_hh = params
-        T, B, In = xs.shape
         H = W_hh.shape[1]
-        dt = xs.dtype
-        sc = _sigmoid_scale(H, dt)
+        sc = _sigmoid_scale(H, W_hh.dtype)
         off = sc.copy()
         off[2 * H : 3 * H] = 0
-        z = (xs.reshape(T * B, In) @ W_ih.T).reshape(T, B, 4 * H)
-        z += b_ih + b_hh
-        z *= sc
-        Ws_T = (W_hh * sc[:, None]).T
+        return (W_ih * sc[:, None]).T, (b_ih + b_hh) * sc, np.ascontiguousarray((W_hh * sc[:, None]).T), sc, off
+
+    def forward(self, xs, states0, params, prepared=None, projected=None):
+        """``projected`` (T, B, 4H), when given, is ``x_t @ W_ih_sT + b_s`` already made (sampling)."""
+        W_ih_sT, b_s, Ws_T, sc, off = prepared if prepared is not None else self.prepare(params)
+        T, B, In = xs.shape
+        H = Ws_T.shape[0]
+        dt = xs.dtype
+        if projected is None:
+            z = (xs.reshape(T * B, In) @ W_ih_sT).reshape(T, B, 4 * H)
+            z += b_s
+        else:
+            z = projected
         hs, cs = np.empty((T + 1, B, H), dt), np.empty((T + 1, B, H), dt)
         hs[0], cs[0] = states0
         act = np.empty((T, B, 4 * H), dt)
@@ -99,13 +108,34 @@ class LSTMKernel:
         dh_prev = (dz.reshape(n * B, 4 * H) @ self.params[1]).reshape(n, B, H)
         return dh_prev, dct * self.f[s0:s1]
 
+    def full_backward(self, acc, g_hs, g_final):
+        """``Full()``'s sweep: returns (dstate0, norms of dL/dh_t). Same math as step_back."""
+        T, B, H = g_hs.shape
+        W = self.params[1]
+        Q, P_o, R, f = self.Q, self.P_o, self.R, self.f
+        dH = np.empty_like(g_hs)
+        np.add(g_hs[T - 1], g_final[0], out=dH[T - 1])
+        dc = g_final[1].copy()
+        dct = np.empty_like(dc)
+        for t in range(T - 1, -1, -1):
+            dh, dz = dH[t], acc[t]
+            np.multiply(dh, Q[t], out=dct)
+            dct += dc
+            np.multiply(dct[:, None, :], R[t], out=dz[:, : 3 * H].reshape(B, 3, H))
+            np.multiply(dh, P_o[t], out=dz[:, 3 * H :])
+            np.multiply(dct, f[t], out=dc)
+            if t:
+                np.dot(dz, W, out=dH[t - 1])
+                dH[t - 1] += g_hs[t - 1]
+        return (acc[0] @ W, dc), _norms(dH)
+
     def finish(self, acc):
         W_ih = self.params[0]
         T, B, G = acc.shape
         dz = acc.reshape(T * B, G)
         dxs = (dz @ W_ih).reshape(T, B, -1)
-        dW_ih = dz.T @ self.xs.reshape(T * B, -1)
-        dW_hh = dz.T @ self.hs[:-1].reshape(T * B, -1)
+        dW_ih = np.dot(dz.T, self.xs.reshape(T * B, -1))
+        dW_hh = np.dot(dz.T, self.hs[:-1].reshape(T * B, -1))
         db = dz.sum(axis=0)
         return dxs, (dW_ih, dW_hh, db, db.copy())
 

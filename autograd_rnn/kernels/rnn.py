@@ -40,21 +40,37 @@ def check_params(gate: str, xs: np.ndarray, states: tuple, params: tuple, gates:
     return H
 
 
+def _norms(dH: np.ndarray) -> np.ndarray:
+    flat = dH.reshape(len(dH), -1).astype(np.float64)
+    return np.sqrt(np.einsum("ij,ij->i", flat, flat))
+
+
 class RNNKernel:
     def __init__(self, nonlinearity: str = "tanh"):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity={nonlinearity!r}; expected 'tanh' or 'relu'")
         self.nonlinearity = nonlinearity
 
-    def forward(self, xs, states0, params):
+    @staticmethod
+    def prepare(params) -> tuple:
+        """(input weights transposed, summed biases): the input projection is ``x @ W + b``."""
+        W_ih, W_hh, b_ih, b_hh = params
+        return W_ih.T, b_ih + b_hh
+
+    def forward(self, xs, states0, params, prepared=None, projected=None):
+        """``projected`` (T, B, H), when given, is the input projection ``x_t W_ih^T + b`` already made
+        (sampling takes it from a table); xs then only gives the shapes."""
         W_ih, W_hh, b_ih, b_hh = params
         T, B, In = xs.shape
         H = W_hh.shape[0]
         hs = np.empty((T + 1, B, H), xs.dtype)
         hs[0] = states0[0]
-        a = (xs.reshape(T * B, In) @ W_ih.T).reshape(T, B, H)
-        a += b_ih + b_hh
-        W_hh_T = W_hh.T
+        if projected is None:
+            a = (xs.reshape(T * B, In) @ W_ih.T).reshape(T, B, H)
+            a += b_ih + b_hh
+        else:
+            a = projected
+        W_hh_T = np.ascontiguousarray(W_hh.T)  # a .T view is up to 1.4x slower in np.dot
         tanh = self.nonlinearity == "tanh"
         for t in range(T):
             h = hs[t + 1]
@@ -80,13 +96,26 @@ class RNNKernel:
         H = da.shape[-1]
         return ((da.reshape(-1, H) @ self.params[1]).reshape(da.shape),)
 
+    def full_backward(self, acc, g_hs, g_final):
+        """``Full()``'s sweep: returns (dstate0, norms of dL/dh_t). Same math as step_back."""
+        T = len(g_hs)
+        D, W = self.D, self.params[1]
+        dH = np.empty_like(g_hs)
+        np.add(g_hs[T - 1], g_final[0], out=dH[T - 1])
+        for t in range(T - 1, 0, -1):
+            np.multiply(dH[t], D[t], out=acc[t])
+            np.dot(acc[t], W, out=dH[t - 1])
+            dH[t - 1] += g_hs[t - 1]
+        np.multiply(dH[0], D[0], out=acc[0])
+        return (acc[0] @ W,), _norms(dH)
+
     def finish(self, acc):
         W_ih = self.params[0]
         T, B, H = acc.shape
         da = acc.reshape(T * B, H)
         dxs = (da @ W_ih).reshape(T, B, -1)
-        dW_ih = da.T @ self.xs.reshape(T * B, -1)
-        dW_hh = da.T @ self.hs[:-1].reshape(T * B, H)
+        dW_ih = np.dot(da.T, self.xs.reshape(T * B, -1))
+        dW_hh = np.dot(da.T, self.hs[:-1].reshape(T * B, H))
         db = da.sum(axis=0)
         return dxs, (dW_ih, dW_hh, db, db.copy())
 

@@ -25,7 +25,8 @@ class LanguageModel(Node):
         ``eval()``. one_hot: feed one-hot vectors of size V instead of an embedding, as the
         tutorial does (the input weights then play the embedding's role; slower, same function
         class). truncation: BPTT policy of every layer. dtype: float32 for speed, float64 for
-        checks. rng: seed or Generator for the initialisation and for dropout.
+        checks. rng: seed or Generator for the initialisation and for dropout. fused: use the
+        built-in cells' fused kernels (False runs the composed reference, as a custom cell would).
 
     The tutorial's names: ``U`` is the first layer's ``weight_ih`` (with ``one_hot=True``), ``W`` its
     ``weight_hh``, ``V`` the projection's ``weight``.
@@ -33,7 +34,7 @@ class LanguageModel(Node):
 
     def __init__(self, vocab_size: int, cell="lstm", embed_size: int = 64, hidden_size: int = 128, layers: int = 1,
                  dropout: float = 0.0, one_hot: bool = False, truncation: Truncation | str | None = None,
-                 dtype=np.float32, rng=None, **cell_kwargs):
+                 dtype=np.float32, rng=None, fused: bool = True, **cell_kwargs):
         super().__init__(dtype)
         rng = as_rng(rng)
         if vocab_size < 1:
@@ -44,7 +45,7 @@ class LanguageModel(Node):
         if not one_hot:
             self.embedding = Embedding(vocab_size, embed_size, dtype=dtype, rng=rng)
         self.rnn = Recurrent(self.cell_type, self.embed_size, hidden_size, layers=layers, dropout=dropout,
-                             truncation=truncation, dtype=dtype, rng=rng, **cell_kwargs)
+                             truncation=truncation, dtype=dtype, rng=rng, fused=fused, **cell_kwargs)
         self.proj = Linear(hidden_size, vocab_size, dtype=dtype, rng=rng)
         self.hidden_size, self.layers, self.p_drop = hidden_size, layers, dropout
 

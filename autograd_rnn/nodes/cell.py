@@ -15,9 +15,14 @@ class Cell(Node):
     The state is a Tensor, or a tuple of Tensors whose first element is the output ``h_t``.
     A built-in cell may also name a fused sequence gate (``fused_gate``) and a fused step gate
     (``fused_step_gate``); :class:`~autograd_rnn.sequence.Sequence` uses them unless told not to.
+
+    ``static_step = True`` declares that ``step`` builds the same graph at every time step (no
+    Python control flow on data or on the time step, no randomness); the composed path then
+    records two steps and replays the rest, which is much cheaper. Leave it False otherwise.
     """
 
     n_state = 1
+    static_step = False
     fused_gate: type | None = None
     fused_step_gate: type | None = None
 
@@ -40,6 +45,13 @@ class Cell(Node):
 
     def fused_config(self) -> dict:
         return {}
+
+    @classmethod
+    def step_is_static(cls) -> bool:
+        """``static_step`` as declared next to the ``step`` in use: a subclass that overrides
+        ``step`` must declare it again."""
+        owner = next(c for c in cls.__mro__ if "static_step" in c.__dict__)
+        return bool(owner.static_step) and cls.step is owner.step
 
     @classmethod
     def fused_applies(cls) -> bool:

@@ -20,6 +20,7 @@ class GRULayer(TorchLikeCell):
 
     gates = 3
     fused_gate = GRUSequenceGate
+    static_step = True
     fused_step_gate = GRUCellGate
 
     def step(self, x: Tensor, h: Tensor) -> Tensor:

@@ -20,6 +20,7 @@ class LSTMLayer(TorchLikeCell):
     gates = 4
     n_state = 2
     fused_gate = LSTMSequenceGate
+    static_step = True
     fused_step_gate = LSTMCellGate
 
     def step(self, x: Tensor, state: tuple) -> tuple:

@@ -26,6 +26,7 @@ class RNNLayer(TorchLikeCell):
 
     gates = 1
     fused_gate = RNNSequenceGate
+    static_step = True
     fused_step_gate = RNNCellGate
 
     def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "tanh", dtype=np.float64, rng=None):

@@ -1,0 +1,322 @@
+"""``autograd-rnn bench``: training and sampling speed, side by side with PyTorch.
+
+A training step is forward + loss + backward + optimizer step; tokens per step = batch x seq_len.
+For each configuration and cell the implementations run *interleaved* in one process on the same
+token data (round 1: ours fused, PyTorch fused, ours composed, PyTorch cell loop; round 2: ...),
+and each row reports the median over rounds and the ratio ours / PyTorch measured in that run.
+Only ratios from one run mean anything: this machine's speed drifts by tens of percent.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import os
+import platform
+import statistics
+import time
+import tracemalloc
+from dataclasses import dataclass
+
+import numpy as np
+
+from .models import LanguageModel
+from .optim import SGD, Adam
+from .sampling import sample_ids
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    vocab: int
+    embed: int
+    hidden: int
+    batch: int
+    seq_len: int
+    optimizer: str
+    lr: float
+
+
+CONFIGS = [
+    Config("C1 word LM", 8000, 100, 100, 1, 20, "sgd", 0.005),
+    Config("C2 char LM small", 65, 64, 128, 32, 64, "adam", 2e-3),
+    Config("C3 char LM medium", 65, 128, 512, 64, 64, "adam", 2e-3),
+]
+CELLS = ("rnn", "lstm", "gru")
+
+
+# ----- ours --------------------------------------------------------------------------------------
+class Ours:
+    def __init__(self, cfg: Config, cell: str, dtype, fused: bool, seed: int = 0, truncation=None):
+        self.model = LanguageModel(cfg.vocab, cell=cell, embed_size=cfg.embed, hidden_size=cfg.hidden,
+                                   dtype=dtype, rng=seed, fused=fused, truncation=truncation)
+        params = self.model.parameters()
+        self.opt = SGD(params, lr=cfg.lr) if cfg.optimizer == "sgd" else Adam(params, lr=cfg.lr)
+
+    def step(self, x, y) -> float:
+        loss, _ = self.model.loss(x, y)
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+        return loss.item()
+
+
+# ----- PyTorch -----------------------------------------------------------------------------------
+def torch_available() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class Torch:
+    """PyTorch's fused nn.RNN/LSTM/GRU (``cells=False``) or an eager loop over nn.*Cell."""
+
+    def __init__(self, cfg: Config, cell: str, dtype, cells: bool, seed: int = 0):
+        import torch
+
+        torch.manual_seed(seed)
+        self.torch, self.cells = torch, cells
+        tdtype = torch.float32 if dtype == np.float32 else torch.float64
+        name = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}[cell]
+        self.emb = torch.nn.Embedding(cfg.vocab, cfg.embed).to(tdtype)
+        mod = getattr(torch.nn, name + ("Cell" if cells else ""))
+        self.rnn = mod(cfg.embed, cfg.hidden).to(tdtype)
+        self.proj = torch.nn.Linear(cfg.hidden, cfg.vocab).to(tdtype)
+        self.params = [*self.emb.parameters(), *self.rnn.parameters(), *self.proj.parameters()]
+        opt = torch.optim.SGD if cfg.optimizer == "sgd" else torch.optim.Adam
+        self.opt = opt(self.params, lr=cfg.lr)
+        self.lstm = cell == "lstm"
+
+    def forward(self, x):
+        e = self.emb(x)
+        if not self.cells:
+            hs, _ = self.rnn(e)
+        else:
+            T, B = x.shape
+            h = e.new_zeros(B, self.rnn.hidden_size)
+            state = (h, h) if self.lstm else h
+            outs = []
+            for t in range(T):
+                state = self.rnn(e[t], state)
+                outs.append(state[0] if self.lstm else state)
+            hs = self.torch.stack(outs)
+        return self.proj(hs)
+
+    def step(self, x, y) -> float:
+        torch = self.torch
+        logits = self.forward(x)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return loss.item()
+
+
+# ----- timing ------------------------------------------------------------------------------------
+def _time_steps(impl, x, y, steps: int, settle: float = 0.0) -> float:
+    """Seconds for ``steps`` training steps. With ``settle``, first pause so the other library's
+    thread pool goes idle (on 2 cores, numpy's OpenBLAS threads and PyTorch's OpenMP threads
+    still spinning from the previous block halve the next one's speed), then run one untimed step."""
+    if settle:
+        time.sleep(settle)
+        impl.step(x, y)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        impl.step(x, y)
+    return time.perf_counter() - t0
+
+
+def peak_memory_mb(impl, x, y) -> float:
+    """Peak numpy allocations (tracemalloc) during one training step, MB."""
+    gc.collect()
+    tracemalloc.start()
+    impl.step(x, y)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def steps_for(cfg: Config, quick: bool) -> int:
+    tokens = cfg.batch * cfg.seq_len
+    budget = 2048 * (12 if quick else 16) if cfg.hidden < 512 else 4096 * 4
+    return max(3, min(100, budget // tokens))
+
+
+def bench_config(cfg: Config, cell: str, dtype, repeats: int, quick: bool, with_torch: bool,
+                 composed: bool = True) -> dict:
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, cfg.vocab, (cfg.seq_len, cfg.batch))
+    y = rng.integers(0, cfg.vocab, (cfg.seq_len, cfg.batch))
+    impls = {"ours fused": Ours(cfg, cell, dtype, fused=True)}
+    if composed:
+        impls["ours composed"] = Ours(cfg, cell, dtype, fused=False)
+    if with_torch:
+        import torch
+
+        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+        impls["torch fused"] = Torch(cfg, cell, dtype, cells=False)
+        if composed:
+            impls["torch cells"] = Torch(cfg, cell, dtype, cells=True)
+    data = {k: ((tx, ty) if k.startswith("torch") else (x, y)) for k in impls}
+    n = steps_for(cfg, quick)
+    for k, impl in impls.items():  # warm up
+        _time_steps(impl, *data[k], 2)
+    rates = {k: [] for k in impls}
+    for _ in range(repeats):
+        for k, impl in impls.items():
+            rates[k].append(n * cfg.batch * cfg.seq_len / _time_steps(impl, *data[k], n, settle=0.3))
+    out = {k: statistics.median(v) for k, v in rates.items()}
+    out["peak MB"] = peak_memory_mb(impls["ours fused"], x, y)
+    return out
+
+
+def calibration() -> str:
+    a = np.random.default_rng(0).standard_normal((2048, 2048), dtype=np.float32)
+    a @ a
+    best = min(_timed(lambda: a @ a) for _ in range(3))
+    line = f"calibration: 2048^3 float32 matmul, numpy {2 * 2048**3 / best / 1e9:.0f} GFLOP/s"
+    if torch_available():
+        import torch
+
+        ta = torch.from_numpy(a)
+        ta @ ta
+        tbest = min(_timed(lambda: ta @ ta) for _ in range(3))
+        line += f", torch {2 * 2048**3 / tbest / 1e9:.0f} GFLOP/s"
+    return line
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def bench_sampling(cfg: Config, cell: str, n: int, with_torch: bool) -> dict:
+    ours = LanguageModel(cfg.vocab, cell=cell, embed_size=cfg.embed, hidden_size=cfg.hidden, dtype=np.float32, rng=0)
+    sample_ids(ours, np.array([1]), 20, rng=0)
+    time.sleep(0.3)
+    out = {"ours": n / min(_timed(lambda: sample_ids(ours, np.array([1]), n, rng=0)) for _ in range(3))}
+    if with_torch:
+        import torch
+
+        t = Torch(cfg, cell, np.float32, cells=True)
+        gen = torch.Generator().manual_seed(0)
+
+        @torch.no_grad()
+        def run():
+            tok = torch.tensor([1])
+            h = torch.zeros(1, cfg.hidden)
+            state = (h, h) if cell == "lstm" else h
+            for _ in range(n):
+                state = t.rnn(t.emb(tok), state)
+                logits = t.proj(state[0] if cell == "lstm" else state)
+                tok = torch.multinomial(torch.softmax(logits, -1), 1, generator=gen)[0]
+
+        run()
+        time.sleep(0.3)
+        out["torch cells"] = n / min(_timed(run) for _ in range(3))
+    return out
+
+
+def bench_tutorial(seconds: float = 4.0) -> float:
+    """The tutorial's algorithm: word LM, vocabulary 8000, hidden 100, LookBack(4), one sentence
+    (5-25 words) per SGD step. Returns tokens per second."""
+    rng = np.random.default_rng(0)
+    from .truncation import LookBack
+
+    impl = Ours(CONFIGS[0], "rnn", np.float32, fused=True, truncation=LookBack(4))
+    sentences = [rng.integers(0, 8000, rng.integers(6, 27)) for _ in range(200)]
+    tokens, t0, i = 0, time.perf_counter(), 0
+    while time.perf_counter() - t0 < seconds:
+        s = sentences[i % len(sentences)]
+        impl.step(s[:-1, None], s[1:, None])
+        tokens += len(s) - 1
+        i += 1
+    return tokens / (time.perf_counter() - t0)
+
+
+TUTORIAL_TOKENS_PER_S = 45.0  # rnn-from-scratch's own code on this machine (40-50 tokens/s)
+
+
+def blas_line() -> str:
+    """Which BLAS numpy uses and which kernels it runs (OpenBLAS picks them by CPU, unless
+    OPENBLAS_CORETYPE forces a set)."""
+    try:
+        from threadpoolctl import threadpool_info
+
+        info = [f"{i['internal_api']} {i.get('version') or ''} kernels {i.get('architecture')}, "
+                f"{i['num_threads']} threads" for i in threadpool_info() if i["user_api"] == "blas"]
+    except ImportError:
+        info = ["(install threadpoolctl to see the kernels)"]
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    return "numpy BLAS: " + "; ".join(info) + (f" (OPENBLAS_CORETYPE={forced} forces them)" if forced else "")
+
+
+def main(quick: bool = False, repeats: int | None = None, markdown: str | None = None) -> int:
+    from .allocator import tune_allocator
+
+    tuned = tune_allocator()
+    with_torch = torch_available()
+    if with_torch:
+        import torch
+
+        torch.set_num_threads(os.cpu_count() or 1)
+    repeats = repeats or 5
+    lines = [
+        f"autograd_rnn bench{' --quick' if quick else ''}: {time.strftime('%Y-%m-%d %H:%M')}, "
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, numpy {np.__version__}"
+        + (f", torch {torch.__version__}" if with_torch else " (torch not installed: no PyTorch columns)"),
+        blas_line(),
+        calibration(),
+        "allocator: glibc keeps freed memory for reuse (autograd_rnn.allocator), for every column alike" if tuned
+        else "allocator: default",
+        "",
+        "training tokens/s (median of interleaved rounds, each block after a 0.3 s pause and an untimed step); "
+        "ratio = ours / PyTorch in this run",
+        f"{'config':<18} {'cell':<5} {'dtype':<8} {'ours fused':>11} {'torch fused':>12} {'ratio':>6} "
+        f"{'ours composed':>14} {'torch cells':>12} {'ratio':>6} {'peak MB':>8}",
+    ]
+    print("\n".join(lines), flush=True)
+    plan = []
+    for cfg in CONFIGS:
+        for cell in CELLS:
+            for dtype in (np.float32, np.float64):
+                if quick and (dtype == np.float64 or cfg.name.startswith("C3") or (cfg.name.startswith("C1")
+                                                                                   and cell != "lstm")):
+                    continue
+                plan.append((cfg, cell, dtype))
+    rows = []
+    for cfg, cell, dtype in plan:
+        composed = dtype == np.float32
+        r = bench_config(cfg, cell, dtype, repeats, quick, with_torch, composed)
+        row = (f"{cfg.name:<18} {cell:<5} {np.dtype(dtype).name:<8} {r['ours fused']:>11,.0f} "
+               f"{_fmt(r.get('torch fused')):>12} {_ratio(r['ours fused'], r.get('torch fused')):>6} "
+               f"{_fmt(r.get('ours composed')):>14} {_fmt(r.get('torch cells')):>12} "
+               f"{_ratio(r.get('ours composed'), r.get('torch cells')):>6} {r['peak MB']:>8.1f}")
+        print(row, flush=True)
+        rows.append(row)
+    extra = ["", "sampling tokens/s (1000 tokens, batch 1, C2 sizes)"]
+    for cell in CELLS if not quick else ("lstm",):
+        s = bench_sampling(CONFIGS[1], cell, 1000, with_torch)
+        extra.append(f"  {cell:<5} ours {s['ours']:>9,.0f}   torch cell loop {_fmt(s.get('torch cells')):>9}   "
+                     f"ratio {_ratio(s['ours'], s.get('torch cells'))}")
+        print(extra[-1], flush=True)
+    tut = bench_tutorial(2.0 if quick else 5.0)
+    extra.append(f"\ntutorial's algorithm (vocab 8000, hidden 100, LookBack(4), one sentence per SGD step): "
+                 f"{tut:,.0f} tokens/s = {tut / TUTORIAL_TOKENS_PER_S:,.0f}x the tutorial code's "
+                 f"{TUTORIAL_TOKENS_PER_S:.0f} tokens/s")
+    print(extra[-1], flush=True)
+    if markdown:
+        with open(markdown, "w") as f:
+            f.write("```text\n" + "\n".join(lines + rows + extra) + "\n```\n")
+    return 0
+
+
+def _fmt(v) -> str:
+    return "-" if v is None else f"{v:,.0f}"
+
+
+def _ratio(a, b) -> str:
+    return "-" if a is None or b is None or not math.isfinite(b) else f"{a / b:.2f}"

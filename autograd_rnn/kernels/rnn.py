@@ -53,9 +53,10 @@ class RNNKernel:
 
     @staticmethod
     def prepare(params) -> tuple:
-        """(input weights transposed, summed biases): the input projection is ``x @ W + b``."""
+        """(input weights transposed, summed biases, recurrent weights transposed and contiguous):
+        the input projection is ``x @ W + b``. Made once per call (or once for sampling)."""
         W_ih, W_hh, b_ih, b_hh = params
-        return W_ih.T, b_ih + b_hh
+        return W_ih.T, b_ih + b_hh, np.ascontiguousarray(W_hh.T)  # a .T view is up to 1.4x slower in np.dot
 
     def forward(self, xs, states0, params, prepared=None, projected=None):
         """``projected`` (T, B, H), when given, is the input projection ``x_t W_ih^T + b`` already made
@@ -70,7 +71,7 @@ class RNNKernel:
             a += b_ih + b_hh
         else:
             a = projected
-        W_hh_T = np.ascontiguousarray(W_hh.T)  # a .T view is up to 1.4x slower in np.dot
+        W_hh_T = (prepared if prepared is not None else self.prepare(params))[2]
         tanh = self.nonlinearity == "tanh"
         for t in range(T):
             h = hs[t + 1]

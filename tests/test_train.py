@@ -237,3 +237,21 @@ def test_composed_replay_engages_for_static_cells_only():
     gate = seq.gate()
     gate.forward(np.ones((5, 1, 2)), np.zeros((1, 3)), *[p.data for p in seq.cell.parameters().values()])
     assert all(s[0] == "graph" for s in gate.kernel.steps)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_float32_training_step_stays_float32(cell):
+    from autograd_rnn.optim import Adam
+
+    model = LanguageModel(11, cell=cell, embed_size=4, hidden_size=6, layers=2, dtype=np.float32, rng=0)
+    opt = Adam(model.parameters())
+    x = np.array([[1, 2, 3], [4, 5, 6]])
+    mask = np.array([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])  # a float64 mask must not upcast anything
+    loss, state = model.loss(x, x, mask)
+    parts = [p for s in state for p in (s if isinstance(s, tuple) else (s,))]
+    assert loss.dtype == np.float32 and all(p.dtype == np.float32 for p in parts)
+    opt.zero_grad()
+    loss.backward()
+    assert all(p.grad.dtype == np.float32 for p in model.parameters().values())
+    opt.step()
+    assert all(p.dtype == np.float32 for p in model.parameters().values())

@@ -42,7 +42,8 @@ def add_train(sub) -> None:
     p.add_argument("--embed", type=_positive(int), default=d.embed, help="embedding size")
     p.add_argument("--hidden", type=_positive(int), default=d.hidden, help="hidden size")
     p.add_argument("--layers", type=_positive(int), default=d.layers, help="stacked recurrent layers")
-    p.add_argument("--dropout", type=float, default=d.dropout, help="dropout probability between layers")
+    p.add_argument("--dropout", type=float, default=d.dropout,
+                   help="dropout probability between layers (needs --layers 2 or more)")
     p.add_argument("--one-hot", action="store_true", help="feed one-hot vectors instead of an embedding (the tutorial)")
     p.add_argument("--seq-len", type=_positive(int), default=d.seq_len, help="time steps per chunk (stream)")
     p.add_argument("--batch", type=_positive(int), default=d.batch, help="sequences per batch")
@@ -71,7 +72,8 @@ def add_train(sub) -> None:
                    "(default 8000 for words, none for chars)")
     p.add_argument("--lowercase", action="store_true", help="lowercase the text before building the vocabulary")
     p.add_argument("--out", default=d.out, help="directory for last.npz, best.npz, loss_curve.png, history.json")
-    p.add_argument("--resume", action="store_true", help="continue from --out/last.npz (same data and model)")
+    p.add_argument("--resume", action="store_true", help="continue from --out/last.npz with the checkpoint's "
+                   "settings; only --steps/--epochs may extend the run")
     p.add_argument("--seed", type=int, default=d.seed, help="makes a run reproducible bit for bit")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(run=run_train)
@@ -83,7 +85,7 @@ def run_train(args) -> int:
 
     tune_allocator()
     steps = args.steps
-    if steps is None and args.epochs is None and args.corpus is None:
+    if steps is None and args.epochs is None and args.corpus is None and not args.resume:
         steps = 4000
     cfg = TrainConfig(
         corpus=args.corpus, level=args.level, batching=args.batching, cell=args.cell, embed=args.embed,
@@ -102,7 +104,7 @@ def run_train(args) -> int:
     if result.best_val is not None:
         print(f"best validation loss {result.best_val:.4f} nats per token "
               f"(unigram entropy {result.unigram_nats:.4f}); checkpoints in {result.out}")
-    return 0
+    return 130 if result.stopped == "interrupted" else 0
 
 
 def add_sample(sub) -> None:
@@ -220,6 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -44,9 +44,8 @@ from .models import LanguageModel
 from .optim import CosineDecay, HalveOnIncrease, StepDecay, clip_grad_norm, clip_grad_value, make_optimizer
 from .sampling import sample_text
 
-MODEL_FIELDS = ("level", "batching", "cell", "embed", "hidden", "layers", "dropout", "truncation", "dtype",
-                "max_vocab", "lowercase", "one_hot", "seed", "batch", "seq_len", "optimizer", "lr", "weight_decay",
-                "schedule")
+# on --resume every other setting comes from the checkpoint
+RESUME_OWN = ("steps", "epochs", "out", "resume", "progress", "plot", "stop_after")
 
 
 @dataclass
@@ -122,7 +121,7 @@ class Data:
                                       sentence_markers=markers, lowercase=cfg.lowercase)
         if markers:
             encoded = [self.vocab.encode_line(line) for line in lines_of(text)]
-            train, val, test = split_lines(encoded, seed=cfg.seed)
+            train, val, test = split_lines(encoded, seed=0)  # fixed: --seed never changes the validation set
             self.train = LineBatches(train, cfg.batch, self.vocab.pad_id, shuffle=True, seed=cfg.seed)
             self.val = LineBatches(val, cfg.batch, self.vocab.pad_id, shuffle=False) if val else None
             self.train_ids = np.concatenate(train)
@@ -190,7 +189,7 @@ def text_hash(text: str) -> str:
 
 
 def _save(path: Path, model, optimizer, schedule, data: Data, cfg: TrainConfig, step: int, history: list,
-          best_val, carry, rngs: dict, corpus_id: str, corpus_name: str, ema: tuple) -> None:
+          best_val, carry, rngs: dict, corpus_id: str, corpus_name: str, ema: tuple, totals: tuple) -> None:
     carry_arrays = None if carry is None else [[part.data for part in (s if isinstance(s, tuple) else (s,))]
                                                for s in carry]
     save_checkpoint(
@@ -203,29 +202,29 @@ def _save(path: Path, model, optimizer, schedule, data: Data, cfg: TrainConfig, 
                 | {"corpus": None if cfg.corpus is None else str(Path(cfg.corpus).resolve())},
                 "model": model.config(), "corpus": corpus_name, "corpus_sha256": corpus_id},
         progress={"step": step, "history": history, "best_val": best_val, "carry": carry_arrays, "ema": ema,
+                  "total": totals[0], "schedule_total": totals[1],
                   "schedule": None if schedule is None else schedule.state_dict()},
     )
 
 
-def model_from_checkpoint(ck) -> tuple[LanguageModel, Vocabulary]:
+def model_from_checkpoint(ck, cells: dict | None = None) -> tuple[LanguageModel, Vocabulary]:
+    """Rebuild the model and vocabulary. A checkpoint of a custom cell names it ``module:Class``;
+    loading imports nothing it names: pass the class in ``cells`` ({"module:Class": Class})."""
     mc = ck.config["model"]
-    model = LanguageModel(mc["vocab_size"], cell=_cell(mc["cell"]), embed_size=mc["embed_size"] or 1,
+    model = LanguageModel(mc["vocab_size"], cell=_cell(mc["cell"], cells or {}), embed_size=mc["embed_size"] or 1,
                           hidden_size=mc["hidden_size"], layers=mc["layers"], dropout=mc["dropout"],
                           one_hot=mc["one_hot"], dtype=np.dtype(mc["dtype"]))
     model.load_state_dict(ck.model)
     return model, Vocabulary.from_dict(ck.vocab)
 
 
-def _cell(name: str):
-    if ":" not in name:
+def _cell(name: str, cells: dict):
+    if name in ("rnn", "lstm", "gru"):
         return name
-    import importlib
-
-    module, _, qual = name.partition(":")
-    obj = importlib.import_module(module)
-    for part in qual.split("."):
-        obj = getattr(obj, part)
-    return obj
+    if name in cells:
+        return cells[name]
+    raise DataError(f"checkpoint: the model uses the custom cell {name!r}; a checkpoint never makes us import "
+                    f"code, so pass the class: model_from_checkpoint(ck, cells={{{name!r}: YourCell}})")
 
 
 def _schedule(spec: str, optimizer, total: int):
@@ -236,8 +235,14 @@ def _schedule(spec: str, optimizer, total: int):
     if spec == "halve":
         return HalveOnIncrease(optimizer)
     if spec.startswith("step:"):
-        size, gamma = spec[5:].split(",")
-        return StepDecay(optimizer, int(size), float(gamma))
+        try:
+            size, gamma = spec[5:].split(",")
+            size, gamma = int(size), float(gamma)
+        except ValueError:
+            size, gamma = 0, 0.0
+        if size < 1 or not 0.0 < gamma <= 1.0:
+            raise ValueError(f"--schedule {spec!r}; expected step:N,GAMMA with N >= 1 steps and 0 < GAMMA <= 1")
+        return StepDecay(optimizer, size, gamma)
     raise ValueError(f"--schedule {spec!r}; expected none, cosine, halve or step:N,GAMMA")
 
 
@@ -317,14 +322,17 @@ def train(cfg: TrainConfig) -> TrainResult:
             raise FileNotFoundError(f"--resume: no checkpoint at {last_path}; train without --resume first")
         ck = load_checkpoint(last_path)
         saved = ck.config["train"]
-        changed = {k: (saved[k], getattr(cfg, k)) for k in MODEL_FIELDS if saved.get(k) != getattr(cfg, k)}
-        if changed:
-            say(f"resume: using the checkpoint's settings for {', '.join(sorted(changed))}")
         other = cfg.corpus is not None and saved["corpus"] is not None
         if other and Path(cfg.corpus).resolve() != Path(saved["corpus"]):
             raise DataError(f"--resume: --corpus {cfg.corpus} differs from the one the checkpoint was trained on "
                             f"({saved['corpus']})")
-        cfg = dataclasses.replace(cfg, **{k: saved[k] for k in MODEL_FIELDS}, corpus=saved["corpus"])
+        fields = {f.name for f in dataclasses.fields(cfg)}
+        restored = {k: v for k, v in saved.items() if k in fields and k not in RESUME_OWN}
+        changed = sorted(k for k, v in restored.items() if k != "corpus" and getattr(cfg, k) != v)
+        if changed:
+            say(f"resume: every setting comes from the checkpoint (only --steps/--epochs may extend the run); "
+                f"ignoring the differing {', '.join(changed)}")
+        cfg = dataclasses.replace(cfg, **restored)
 
     text, corpus_name = corpus_text(cfg)
     corpus_id = text_hash(text)
@@ -343,9 +351,12 @@ def train(cfg: TrainConfig) -> TrainResult:
         total = cfg.steps
     elif cfg.epochs is not None:
         total = max(1, int(round(cfg.epochs * data.steps_per_epoch)))
+    elif ck is not None:
+        total = ck.progress["total"]
     else:
         total = data.steps_per_epoch
-    schedule = _schedule(cfg.schedule, optimizer, total)
+    schedule_total = ck.progress["schedule_total"] if ck is not None else total  # the curve is fixed at the start
+    schedule = _schedule(cfg.schedule, optimizer, schedule_total)
     rngs = {"model": model.rnn.rng, "sample": np.random.default_rng([cfg.seed, 1])}
     step, history, best_val, carry = 0, [], None, None
     ema, ema_w = 0.0, 0.0
@@ -376,7 +387,7 @@ def train(cfg: TrainConfig) -> TrainResult:
 
     def checkpoint_now(path=last_path):
         _save(path, model, optimizer, schedule, data, cfg, step, history, best_val, carry, rngs, corpus_id,
-              corpus_name, (ema, ema_w))
+              corpus_name, (ema, ema_w), (total, schedule_total))
 
     with _Interrupt() as interrupt:
         while step < total:
@@ -390,6 +401,8 @@ def train(cfg: TrainConfig) -> TrainResult:
                 model.zero_grad()
                 loss.backward()
             except GateInputError as e:
+                if "NaN or inf" not in str(e) and "loss is" not in str(e):
+                    raise
                 raise TrainingDiverged(
                     f"step {step + 1}: non-finite loss ({e}); training stopped. The last good checkpoint is "
                     f"{last_path if last_path.exists() else '(none written yet)'}; lower --lr or set --clip"

@@ -119,7 +119,7 @@ def test_ctrl_c_writes_a_checkpoint_and_resume_continues(corpus, tmp_path):
     proc.send_signal(signal.SIGINT)
     stdout, rest = proc.communicate(timeout=60)
     stderr = "".join(head) + rest
-    assert proc.returncode == 0, stderr
+    assert proc.returncode == 130, stderr
     assert "stopped at step" in stderr and "--resume" in stderr
     ck = load_checkpoint(out / "last.npz")
     assert ck.progress["step"] > 0
@@ -255,3 +255,27 @@ def test_float32_training_step_stays_float32(cell):
     assert all(p.grad.dtype == np.float32 for p in model.parameters().values())
     opt.step()
     assert all(p.dtype == np.float32 for p in model.parameters().values())
+
+
+def test_resume_needs_no_flags_repeated(corpus, tmp_path):
+    variant = dict(cell="lstm", clip=0.01, clip_value=0.001, schedule="cosine", dropout=0.2, layers=2, seed=5)
+    train(small(corpus, tmp_path / "full", steps=9, **variant))
+    train(small(corpus, tmp_path / "part", steps=9, stop_after=4, **variant))
+    resumed = train(TrainConfig(out=str(tmp_path / "part"), resume=True, progress=False, plot=False))
+    assert resumed.steps == 9
+    a, b = weights(tmp_path / "full"), weights(tmp_path / "part")
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_checkpoint_of_a_custom_cell_imports_nothing(corpus, tmp_path):
+    out = tmp_path / "c"
+    train(small(corpus, out, steps=2, eval_every=2))
+    ck = load_checkpoint(out / "last.npz")
+    ck.config["model"]["cell"] = "this:s"
+    with pytest.raises(ValueError, match="never makes us import code"):
+        model_from_checkpoint(ck)
+
+
+def test_bad_schedule_is_named(corpus, tmp_path):
+    with pytest.raises(ValueError, match="--schedule 'step:x'"):
+        train(small(corpus, tmp_path / "s", steps=2, schedule="step:x"))

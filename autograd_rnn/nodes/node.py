@@ -87,6 +87,10 @@ class Node:
         missing = [k for k in params if k not in state]
         unexpected = [k for k in state if k not in params]
         wrong = [
+            f"{k}: dtype {np.asarray(state[k]).dtype}, expected floats"
+            for k in params
+            if k in state and np.asarray(state[k]).dtype.kind != "f"
+        ] + [
             f"{k}: got {tuple(np.shape(state[k]))}, expected {params[k].shape}"
             for k in params
             if k in state and tuple(np.shape(state[k])) != params[k].shape

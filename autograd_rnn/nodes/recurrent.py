@@ -48,6 +48,11 @@ class Recurrent(Node):
             raise ValueError(f"Recurrent: layers={layers}; expected >= 1")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"Recurrent: dropout={dropout}; expected a probability in [0, 1)")
+        if dropout and layers == 1:
+            import warnings
+
+            warnings.warn(f"Recurrent: dropout={dropout} with layers=1 does nothing (dropout acts between layers)",
+                          stacklevel=2)
         rng = as_rng(rng)
         cls = cell_class(cell)
         self.cell_type, self.layers, self.p_drop = cls, layers, dropout

@@ -116,6 +116,8 @@ class Data:
             raise DataError(f"--batching {cfg.batching!r}; expected 'stream' or 'lines'")
         self.cfg = cfg
         markers = cfg.batching == "lines"
+        # the vocabulary is built from the whole text (validation included), so validation has no <unk>
+        # that training never saw; --max-vocab still caps it by frequency
         max_size = cfg.max_vocab if cfg.max_vocab is not None else (8000 if cfg.level == "word" else None)
         self.vocab = Vocabulary.build(text if not markers else lines_of(text), cfg.level, max_size=max_size,
                                       sentence_markers=markers, lowercase=cfg.lowercase)

@@ -228,7 +228,7 @@ def _lift(x, like: Tensor) -> Tensor:
 def apply(gate: G.Gate, *inputs) -> Tensor | tuple[Tensor, ...]:
     """Run ``gate.forward`` on the inputs' arrays and record the application when any input
     requires a gradient. Returns a Tensor, or a tuple of them for a multi-output gate."""
-    tensors = inputs if all(type(x) is Tensor or isinstance(x, Tensor) for x in inputs) else tuple(
+    tensors = inputs if all(isinstance(x, Tensor) for x in inputs) else tuple(
         x if isinstance(x, Tensor) else Tensor(x) for x in inputs)
     out = gate.forward(*[t.data for t in tensors])
     track = _grad_enabled and any(t.requires_grad for t in tensors)

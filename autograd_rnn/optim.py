@@ -226,6 +226,15 @@ class SGD(Optimizer):
         w -= self.lr * g
 
 
+def _scaled_step(w: np.ndarray, g: np.ndarray, v: np.ndarray, lr: float, eps: float) -> None:
+    """``w -= lr * g / (sqrt(v) + eps)`` in place, the update Adagrad and RMSprop share."""
+    denom = np.sqrt(v)
+    denom += eps
+    np.divide(g, denom, out=denom)
+    denom *= lr
+    w -= denom
+
+
 class Adagrad(Optimizer):
     """Adagrad (min-char-rnn's optimizer; PyTorch's Adagrad with lr_decay 0)::
 
@@ -247,11 +256,7 @@ class Adagrad(Optimizer):
             g = g + self.weight_decay * w
         s = self.buffers[f"sum/{name}"]
         s += g * g
-        denom = np.sqrt(s)
-        denom += self.eps
-        np.divide(g, denom, out=denom)
-        denom *= self.lr
-        w -= denom
+        _scaled_step(w, g, s, self.lr, self.eps)
 
 
 class RMSprop(Optimizer):
@@ -277,11 +282,7 @@ class RMSprop(Optimizer):
         v = self.buffers[f"square_avg/{name}"]
         v *= self.alpha
         v += (1.0 - self.alpha) * (g * g)
-        denom = np.sqrt(v)
-        denom += self.eps
-        np.divide(g, denom, out=denom)
-        denom *= self.lr
-        w -= denom
+        _scaled_step(w, g, v, self.lr, self.eps)
 
 
 class Adam(Optimizer):

@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph import is_grad_enabled
-from .base import CellGate, SequenceGate
-from .rnn import _norms, check_params
+from .base import CellGate
+from .rnn import FusedSequenceGate, _norms, weight_grads
 
 
 class GRUKernel:
@@ -126,30 +126,19 @@ class GRUKernel:
 
     def finish(self, acc):
         d_gh, d_in = acc
-        W_ih = self.params[0]
-        T, B, G = d_gh.shape
-        H = G // 3
+        H = d_in.shape[-1]
         d_gi = d_gh.copy()
         d_gi[..., 2 * H :] = d_in
-        gi, gh = d_gi.reshape(T * B, G), d_gh.reshape(T * B, G)
-        dxs = (gi @ W_ih).reshape(T, B, -1)
-        dW_ih = np.dot(gi.T, self.xs.reshape(T * B, -1))
-        dW_hh = np.dot(gh.T, self.hs[:-1].reshape(T * B, H))
-        return dxs, (dW_ih, dW_hh, gi.sum(axis=0), gh.sum(axis=0))
+        return weight_grads(d_gi, d_gh, self.xs, self.hs, self.params[0])
 
 
-class GRUSequenceGate(SequenceGate):
+class GRUSequenceGate(FusedSequenceGate):
     """Fused GRU over a whole sequence. Inputs ``(xs, h0, W_ih, W_hh, b_ih, b_hh)``, outputs
     ``(hs, h_T)``; weights as torch.nn.GRU (``W_ih (3H, I)``, ``W_hh (3H, H)``)."""
 
     n_state = 1
-
-    def check(self, xs, states, params):
-        super().check(xs, states, params)
-        check_params(self.name, xs, states, params, 3)
-
-    def make_kernel(self):
-        return GRUKernel()
+    gates = 3
+    kernel_class = GRUKernel
 
 
 class GRUCellGate(CellGate):

@@ -28,8 +28,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph import is_grad_enabled
-from .base import CellGate, SequenceGate
-from .rnn import _norms, check_params
+from .base import CellGate
+from .rnn import FusedSequenceGate, _norms, weight_grads
 
 
 def _sigmoid_scale(H: int, dtype) -> np.ndarray:
@@ -130,28 +130,16 @@ class LSTMKernel:
         return (acc[0] @ W, dc), _norms(dH)
 
     def finish(self, acc):
-        W_ih = self.params[0]
-        T, B, G = acc.shape
-        dz = acc.reshape(T * B, G)
-        dxs = (dz @ W_ih).reshape(T, B, -1)
-        dW_ih = np.dot(dz.T, self.xs.reshape(T * B, -1))
-        dW_hh = np.dot(dz.T, self.hs[:-1].reshape(T * B, -1))
-        db = dz.sum(axis=0)
-        return dxs, (dW_ih, dW_hh, db, db.copy())
+        return weight_grads(acc, acc, self.xs, self.hs, self.params[0])
 
 
-class LSTMSequenceGate(SequenceGate):
+class LSTMSequenceGate(FusedSequenceGate):
     """Fused LSTM over a whole sequence. Inputs ``(xs, h0, c0, W_ih, W_hh, b_ih, b_hh)``, outputs
     ``(hs, h_T, c_T)``; weights as torch.nn.LSTM (``W_ih (4H, I)``, ``W_hh (4H, H)``)."""
 
     n_state = 2
-
-    def check(self, xs, states, params):
-        super().check(xs, states, params)
-        check_params(self.name, xs, states, params, 4)
-
-    def make_kernel(self):
-        return LSTMKernel()
+    gates = 4
+    kernel_class = LSTMKernel
 
 
 class LSTMCellGate(CellGate):

@@ -40,6 +40,20 @@ def check_params(gate: str, xs: np.ndarray, states: tuple, params: tuple, gates:
     return H
 
 
+def weight_grads(d_in: np.ndarray, d_hh: np.ndarray, xs: np.ndarray, hs: np.ndarray, W_ih: np.ndarray):
+    """From the gate gradients of every step, all at once: ``d_in (T, B, G)`` of the input side
+    (``x_t W_ih^T + b_ih``) and ``d_hh`` of the recurrent side (``h_{t-1} W_hh^T + b_hh``; the same
+    array unless the cell treats them differently, as the GRU's reset gate does).
+    Returns ``dxs (T, B, I)`` and ``(dW_ih, dW_hh, db_ih, db_hh)``, one matmul each over all T*B rows."""
+    T, B, G = d_in.shape
+    gi, gh = d_in.reshape(T * B, G), d_hh.reshape(T * B, G)
+    dxs = (gi @ W_ih).reshape(T, B, -1)
+    dW_ih = np.dot(gi.T, xs.reshape(T * B, -1))
+    dW_hh = np.dot(gh.T, hs[:-1].reshape(T * B, -1))
+    db_ih = gi.sum(axis=0)
+    return dxs, (dW_ih, dW_hh, db_ih, db_ih.copy() if d_hh is d_in else gh.sum(axis=0))
+
+
 def _norms(dH: np.ndarray) -> np.ndarray:
     flat = dH.reshape(len(dH), -1).astype(np.float64)
     return np.sqrt(np.einsum("ij,ij->i", flat, flat))
@@ -61,17 +75,16 @@ class RNNKernel:
     def forward(self, xs, states0, params, prepared=None, projected=None):
         """``projected`` (T, B, H), when given, is the input projection ``x_t W_ih^T + b`` already made
         (sampling takes it from a table); xs then only gives the shapes."""
-        W_ih, W_hh, b_ih, b_hh = params
         T, B, In = xs.shape
-        H = W_hh.shape[0]
+        H = params[1].shape[0]
         hs = np.empty((T + 1, B, H), xs.dtype)
         hs[0] = states0[0]
+        W_ih_T, b, W_hh_T = prepared if prepared is not None else self.prepare(params)
         if projected is None:
-            a = (xs.reshape(T * B, In) @ W_ih.T).reshape(T, B, H)
-            a += b_ih + b_hh
+            a = (xs.reshape(T * B, In) @ W_ih_T).reshape(T, B, H)
+            a += b
         else:
             a = projected
-        W_hh_T = (prepared if prepared is not None else self.prepare(params))[2]
         tanh = self.nonlinearity == "tanh"
         for t in range(T):
             h = hs[t + 1]
@@ -111,29 +124,36 @@ class RNNKernel:
         return (acc[0] @ W,), _norms(dH)
 
     def finish(self, acc):
-        W_ih = self.params[0]
-        T, B, H = acc.shape
-        da = acc.reshape(T * B, H)
-        dxs = (da @ W_ih).reshape(T, B, -1)
-        dW_ih = np.dot(da.T, self.xs.reshape(T * B, -1))
-        dW_hh = np.dot(da.T, self.hs[:-1].reshape(T * B, H))
-        db = da.sum(axis=0)
-        return dxs, (dW_ih, dW_hh, db, db.copy())
+        return weight_grads(acc, acc, self.xs, self.hs, self.params[0])
 
 
-class RNNSequenceGate(SequenceGate):
+class FusedSequenceGate(SequenceGate):
+    """A built-in cell's whole-sequence gate: parameters ``(W_ih, W_hh, b_ih, b_hh)`` with ``gates``
+    blocks of hidden units, run by ``kernel_class``."""
+
+    abstract = True
+    gates = 1
+    kernel_class: type
+
+    def check(self, xs, states, params):
+        super().check(xs, states, params)
+        check_params(self.name, xs, states, params, self.gates)
+
+    def make_kernel(self):
+        return self.kernel_class()
+
+
+class RNNSequenceGate(FusedSequenceGate):
     """Fused RNN over a whole sequence. Inputs ``(xs, h0, W_ih, W_hh, b_ih, b_hh)``, outputs
     ``(hs, h_T)``; weights as torch.nn.RNN (``W_ih (H, I)``, ``W_hh (H, H)``, biases ``(H,)``)."""
 
     n_state = 1
+    gates = 1
+    kernel_class = RNNKernel
 
     def __init__(self, truncation=None, monitor=None, nonlinearity: str = "tanh"):
         super().__init__(truncation, monitor)
         self.nonlinearity = nonlinearity
-
-    def check(self, xs, states, params):
-        super().check(xs, states, params)
-        check_params(self.name, xs, states, params, 1)
 
     def make_kernel(self):
         return RNNKernel(self.nonlinearity)

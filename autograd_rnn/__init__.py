@@ -10,7 +10,9 @@ from .graph import (
     concat,
     dropout,
     embedding,
+    enable_grad,
     grad,
+    is_grad_enabled,
     linear,
     no_grad,
     relu,
@@ -19,19 +21,23 @@ from .graph import (
     stack,
     tanh,
 )
+from .init import as_rng
+from .models import LanguageModel
 from .seqcheck import gradcheck_sequence
-from .sequence import Full, LookBack, Sequence, Truncated, Truncation, detach_state
+from .sequence import Full, LookBack, Recurrent, Sequence, Truncated, Truncation, detach_state
 
 __version__ = "0.1.0"
 
 __all__ = [
     "gates",
     "Sequence",
+    "Recurrent",
     "Full",
     "LookBack",
     "Truncated",
     "Truncation",
     "detach_state",
+    "LanguageModel",
     "GateInputError",
     "GateTypeError",
     "GradcheckError",
@@ -41,10 +47,13 @@ __all__ = [
     "Parameter",
     "Tensor",
     "apply",
+    "as_rng",
     "concat",
     "dropout",
     "embedding",
+    "enable_grad",
     "grad",
+    "is_grad_enabled",
     "linear",
     "no_grad",
     "relu",

@@ -20,9 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .models import LanguageModel
+from .allocator import tune_allocator
+from .models import LanguageModel, sample_ids
+from .nodes import CELLS as CELL_CLASSES
 from .optim import SGD, Adam
-from .sampling import sample_ids
+from .sequence import LookBack
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ CONFIGS = [
     Config("C2 char LM small", 65, 64, 128, 32, 64, "adam", 2e-3),
     Config("C3 char LM medium", 65, 128, 512, 64, 64, "adam", 2e-3),
 ]
-CELLS = ("rnn", "lstm", "gru")
+CELLS = tuple(CELL_CLASSES)
 
 
 # ----- ours --------------------------------------------------------------------------------------
@@ -79,7 +81,7 @@ class Torch:
         torch.manual_seed(seed)
         self.torch, self.cells = torch, cells
         tdtype = torch.float32 if dtype == np.float32 else torch.float64
-        name = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}[cell]
+        name = cell.upper()  # torch.nn.RNN, LSTM, GRU and their *Cell
         self.emb = torch.nn.Embedding(cfg.vocab, cfg.embed).to(tdtype)
         mod = getattr(torch.nn, name + ("Cell" if cells else ""))
         self.rnn = mod(cfg.embed, cfg.hidden).to(tdtype)
@@ -224,8 +226,6 @@ def bench_tutorial(seconds: float = 4.0) -> float:
     """The tutorial's algorithm: word LM, vocabulary 8000, hidden 100, LookBack(4), one sentence
     (5-25 words) per SGD step. Returns tokens per second."""
     rng = np.random.default_rng(0)
-    from .truncation import LookBack
-
     impl = Ours(CONFIGS[0], "rnn", np.float32, fused=True, truncation=LookBack(4))
     sentences = [rng.integers(0, 8000, rng.integers(6, 27)) for _ in range(200)]
     tokens, t0, i = 0, time.perf_counter(), 0
@@ -255,8 +255,6 @@ def blas_line() -> str:
 
 
 def main(quick: bool = False, repeats: int | None = None, markdown: str | None = None) -> int:
-    from .allocator import tune_allocator
-
     tuned = tune_allocator()
     with_torch = torch_available()
     if with_torch:

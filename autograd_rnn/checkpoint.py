@@ -22,14 +22,12 @@ from typing import Any
 
 import numpy as np
 
+from .errors import CheckpointError
+
 MAGIC = "autograd_rnn-checkpoint"
 FORMAT_VERSION = 1
 META_KEY = "__meta__"
 _SECTIONS = ("optimizer", "rng_state", "vocab", "config", "progress")
-
-
-class CheckpointError(ValueError):
-    """A checkpoint cannot be written or read: missing, truncated, corrupted, foreign or too new."""
 
 
 # ----- validation ----------------------------------------------------------------------------------------------

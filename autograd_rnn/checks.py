@@ -7,11 +7,10 @@ import numpy as np
 
 from .errors import GradcheckError
 from .gradcheck import gradcheck
-from .nodes import GRULayer, LSTMLayer, RNNLayer
+from .nodes import CELLS
 from .seqcheck import gradcheck_sequence
-from .sequence import Sequence
+from .sequence import Full, LookBack, Sequence, Truncated
 from .testing.registry import builtin_gate_classes, example_case
-from .truncation import Full, LookBack, Truncated
 
 
 def _row(name: str, shapes: str, report, ok: bool) -> str:
@@ -35,7 +34,7 @@ def gradcheck_table(cases: int = 3, seed: int = 0) -> tuple[bool, list[str]]:
             all_ok &= ok
             lines.append(_row(cls.__name__, shapes[:34], report, ok))
     rng = np.random.default_rng(seed)
-    for cls in (RNNLayer, LSTMLayer, GRULayer):
+    for cls in CELLS.values():
         for policy in (Full(), LookBack(2), Truncated(2), Truncated(2, 3)):
             cell = cls(3, 4, rng=rng)
             xs = rng.normal(size=(6, 2, 3))

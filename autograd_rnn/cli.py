@@ -3,23 +3,71 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+import typing
 
 import numpy as np
 
-from .train import TrainConfig
+from .train import TrainConfig, TrainingDiverged
 
-DEFAULTS = TrainConfig()
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
 
-def _positive(kind):
+def _number(kind: type, positive: bool, optional: bool):
+    """Parser of one option's value: ``kind``, > 0 when ``positive``, ``none`` allowed when ``optional``."""
+
     def parse(text: str):
-        value = kind(text)
-        if value <= 0:
+        if optional and text.strip().lower() == "none":
+            return None
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
+                                             f"got {text!r}") from None
+        if positive and not value > 0:
             raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
         return value
 
+    parse.__name__ = kind.__name__
     return parse
+
+
+def _field_kind(annotation) -> tuple[type, bool]:
+    """(the value's type, whether None is allowed) of a config field's annotation."""
+    args = typing.get_args(annotation)
+    if args:
+        kinds = [a for a in args if a is not type(None)]
+        return kinds[0], len(kinds) < len(args)
+    return annotation, False
+
+
+def add_config_options(parser: argparse.ArgumentParser, config: type) -> None:
+    """One option per field of the dataclass ``config`` (see :func:`autograd_rnn.train.option`)."""
+    hints = typing.get_type_hints(config)
+    groups: dict = {}
+    for f in dataclasses.fields(config):
+        meta = f.metadata
+        if not meta.get("cli", True):
+            continue
+        target = parser
+        if meta.get("group"):
+            if meta["group"] not in groups:
+                groups[meta["group"]] = parser.add_mutually_exclusive_group()
+            target = groups[meta["group"]]
+        flag = meta.get("flag") or "--" + f.name.replace("_", "-")
+        kind, optional = _field_kind(hints[f.name])
+        if kind is bool:
+            target.add_argument(flag, dest=f.name, action="store_false" if f.default else "store_true",
+                                help=meta["help"])
+            continue
+        parse = _number(kind, meta.get("positive", False), optional) if kind in (int, float) else kind
+        target.add_argument(flag, dest=f.name, type=parse, default=f.default, choices=meta.get("choices"),
+                            help=meta["help"], metavar=None if meta.get("choices") else f.name.upper())
+
+
+def config_from_args(args: argparse.Namespace, config: type):
+    return config(**{f.name: getattr(args, f.name) for f in dataclasses.fields(config) if hasattr(args, f.name)})
 
 
 def add_train(sub) -> None:
@@ -32,79 +80,24 @@ def add_train(sub) -> None:
         "validation loss and samples, writing checkpoints and a loss curve to --out.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    d = DEFAULTS
-    p.add_argument("--corpus", default=None, help="UTF-8 text file (default: the built-in standard-library docstrings)")
-    p.add_argument("--level", choices=["char", "word"], default=d.level, help="tokens are characters or words")
-    p.add_argument("--batching", choices=["stream", "lines"], default=d.batching,
-                   help="stream: one text cut into --batch parallel streams, state carried across chunks "
-                   "(char-rnn); lines: each line its own sequence with <s> </s>, padded and masked")
-    p.add_argument("--cell", choices=["rnn", "lstm", "gru"], default=d.cell, help="recurrent cell")
-    p.add_argument("--embed", type=_positive(int), default=d.embed, help="embedding size")
-    p.add_argument("--hidden", type=_positive(int), default=d.hidden, help="hidden size")
-    p.add_argument("--layers", type=_positive(int), default=d.layers, help="stacked recurrent layers")
-    p.add_argument("--dropout", type=float, default=d.dropout,
-                   help="dropout probability between layers (needs --layers 2 or more)")
-    p.add_argument("--one-hot", action="store_true", help="feed one-hot vectors instead of an embedding (the tutorial)")
-    p.add_argument("--seq-len", type=_positive(int), default=d.seq_len, help="time steps per chunk (stream)")
-    p.add_argument("--batch", type=_positive(int), default=d.batch, help="sequences per batch")
-    p.add_argument("--optimizer", choices=["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"],
-                   default=d.optimizer, help="optimizer")
-    p.add_argument("--lr", type=_positive(float), default=None,
-                   help="learning rate (default: the optimizer's: sgd 0.005, adam 2e-3, adamw 5e-4, ...)")
-    p.add_argument("--weight-decay", type=float, default=None,
-                   help="L2 (decoupled for adamw; default 0.01 for adamw, else 0)")
-    p.add_argument("--clip", type=float, default=d.clip, help="clip the global gradient norm to this (0: off)")
-    p.add_argument("--clip-value", type=float, default=None, help="also clamp every gradient element to [-X, X]")
-    p.add_argument("--truncation", default=d.truncation,
-                   help="BPTT inside a chunk: full, lookback:K (the tutorial's bptt_truncate) or tbptt:K1,K2")
-    p.add_argument("--schedule", default=d.schedule, help="learning rate: none, cosine, halve (when validation "
-                   "loss rises) or step:N,GAMMA")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--steps", type=_positive(int), default=None, help="optimizer steps (default 4000 on the built-in "
-                   "corpus, one epoch otherwise)")
-    g.add_argument("--epochs", type=_positive(float), default=None, help="passes over the training split")
-    p.add_argument("--eval-every", type=_positive(int), default=d.eval_every, help="validate, sample and checkpoint "
-                   "every N steps")
-    p.add_argument("--eval-tokens", type=_positive(int), default=d.eval_tokens, help="validation tokens per evaluation")
-    p.add_argument("--sample-length", type=int, default=d.sample_length, help="tokens in each periodic sample")
-    p.add_argument("--dtype", choices=["float32", "float64"], default=d.dtype, help="float32 trains faster")
-    p.add_argument("--max-vocab", type=_positive(int), default=None, help="vocabulary size cap with <unk> "
-                   "(default 8000 for words, none for chars)")
-    p.add_argument("--lowercase", action="store_true", help="lowercase the text before building the vocabulary")
-    p.add_argument("--out", default=d.out, help="directory for last.npz, best.npz, loss_curve.png, history.json")
-    p.add_argument("--resume", action="store_true", help="continue from --out/last.npz with the checkpoint's "
-                   "settings; only --steps/--epochs may extend the run")
-    p.add_argument("--seed", type=int, default=d.seed, help="makes a run reproducible bit for bit")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_config_options(p, TrainConfig)
     p.set_defaults(run=run_train)
 
 
 def run_train(args) -> int:
     from .allocator import tune_allocator
-    from .train import TrainingDiverged, train
+    from .train import train
 
     tune_allocator()
-    steps = args.steps
-    if steps is None and args.epochs is None and args.corpus is None and not args.resume:
-        steps = 4000
-    cfg = TrainConfig(
-        corpus=args.corpus, level=args.level, batching=args.batching, cell=args.cell, embed=args.embed,
-        hidden=args.hidden, layers=args.layers, dropout=args.dropout, seq_len=args.seq_len, batch=args.batch,
-        optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay, clip=args.clip or None,
-        clip_value=args.clip_value, truncation=args.truncation, schedule=args.schedule, steps=steps,
-        epochs=args.epochs, eval_every=args.eval_every, eval_tokens=args.eval_tokens,
-        sample_length=args.sample_length, dtype=args.dtype, out=args.out, resume=args.resume, seed=args.seed,
-        max_vocab=args.max_vocab, lowercase=args.lowercase, one_hot=args.one_hot, progress=not args.no_progress,
-    )
     try:
-        result = train(cfg)
+        result = train(config_from_args(args, TrainConfig))
     except TrainingDiverged as e:
         print(f"error: {e}", file=sys.stderr)
-        return 3
+        return EXIT_DIVERGED
     if result.best_val is not None:
         print(f"best validation loss {result.best_val:.4f} nats per token "
               f"(unigram entropy {result.unigram_nats:.4f}); checkpoints in {result.out}")
-    return 130 if result.stopped == "interrupted" else 0
+    return EXIT_INTERRUPTED if result.stopped == "interrupted" else EXIT_OK
 
 
 def add_sample(sub) -> None:
@@ -114,8 +107,9 @@ def add_sample(sub) -> None:
     p.add_argument("--checkpoint", required=True, help="a .npz written by train (last.npz or best.npz)")
     p.add_argument("--prime", default="", help="text to start from (unknown words become <unk> if the "
                    "vocabulary has it, otherwise an error)")
-    p.add_argument("--temperature", type=_positive(float), default=0.8, help="<1 sharper, >1 more random")
-    p.add_argument("--top-k", type=_positive(int), default=None, help="sample only among the K likeliest tokens")
+    p.add_argument("--temperature", type=_number(float, True, False), default=0.8, help="<1 sharper, >1 more random")
+    p.add_argument("--top-k", type=_number(int, True, True), default=None,
+                   help="sample only among the K likeliest tokens")
     p.add_argument("--length", type=int, default=500, help="tokens to generate")
     p.add_argument("--seed", type=int, default=None, help="random seed (same seed, same text)")
     p.set_defaults(run=run_sample)
@@ -123,7 +117,7 @@ def add_sample(sub) -> None:
 
 def run_sample(args) -> int:
     from .checkpoint import load_checkpoint
-    from .sampling import sample_text
+    from .models import sample_text
     from .train import model_from_checkpoint
 
     model, vocab = model_from_checkpoint(load_checkpoint(args.checkpoint))
@@ -138,8 +132,8 @@ def add_evaluate(sub) -> None:
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--checkpoint", required=True, help="a .npz written by train")
     p.add_argument("--corpus", required=True, help="UTF-8 text file to evaluate on")
-    p.add_argument("--batch", type=_positive(int), default=16, help="parallel streams")
-    p.add_argument("--seq-len", type=_positive(int), default=256, help="time steps per chunk")
+    p.add_argument("--batch", type=_number(int, True, False), default=16, help="parallel streams")
+    p.add_argument("--seq-len", type=_number(int, True, False), default=256, help="time steps per chunk")
     p.set_defaults(run=run_evaluate)
 
 
@@ -170,7 +164,7 @@ def add_gradcheck(sub) -> None:
                        "built-in gate with generated inputs, and gradcheck_sequence on every built-in cell under "
                        "each truncation policy; print a table and exit 1 on any failure.",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--cases", type=_positive(int), default=3, help="generated input cases per gate")
+    p.add_argument("--cases", type=_number(int, True, False), default=3, help="generated input cases per gate")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated inputs")
     p.set_defaults(run=run_gradcheck)
 
@@ -180,7 +174,7 @@ def run_gradcheck(args) -> int:
 
     ok, lines = gradcheck_table(args.cases, args.seed)
     print("\n".join(lines))
-    return 0 if ok else 1
+    return EXIT_OK if ok else EXIT_FAILED
 
 
 def add_bench(sub) -> None:
@@ -191,7 +185,7 @@ def add_bench(sub) -> None:
                        "ratios, a matmul calibration line, sampling speed, peak memory and the tutorial's algorithm.",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--quick", action="store_true", help="a one-minute subset")
-    p.add_argument("--repeats", type=_positive(int), default=None, help="timed rounds per row (interleaved)")
+    p.add_argument("--repeats", type=_number(int, True, True), default=None, help="timed rounds per row (interleaved)")
     p.add_argument("--markdown", default=None, help="also write the results as a Markdown table to this file")
     p.set_defaults(run=run_bench)
 
@@ -215,16 +209,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command is None:
         parser().print_help()
-        return 2
+        return EXIT_USAGE
     np.set_printoptions(precision=4)
     try:
         return args.run(args)
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

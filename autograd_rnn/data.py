@@ -33,10 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-class DataError(ValueError):
-    """Bad data or arguments: a missing or undecodable corpus, an unknown token, too short a corpus."""
-
+from .errors import DataError
 
 # --------------------------------------------------------------------------------------------------
 # Tokens and vocabularies

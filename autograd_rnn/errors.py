@@ -1,18 +1,44 @@
-"""Errors raised on bad input. Every message names the gate or node, the argument, what was
-received and what was expected."""
+"""The project's error types. Every message names the gate, node or option, the argument, what was
+received and what was expected. All derive from :class:`AutogradRNNError`, and each also from the
+built-in exception it refines (ValueError, TypeError, ...), so ``except ValueError`` still works."""
 
 from __future__ import annotations
 
 
-class GateInputError(ValueError):
+class AutogradRNNError(Exception):
+    """Base class of every error autograd_rnn raises on purpose."""
+
+
+class GateInputError(AutogradRNNError, ValueError):
     """An input has the wrong shape, range or value (a ValueError)."""
 
 
-class GateTypeError(TypeError):
+class NonFiniteError(GateInputError):
+    """An input or a result holds NaN or infinity where finite numbers are required."""
+
+
+class GateTypeError(AutogradRNNError, TypeError):
     """An input has the wrong type or dtype (a TypeError)."""
 
 
-class GradcheckError(AssertionError):
+class ConfigError(AutogradRNNError, ValueError):
+    """A setting (a constructor argument, a command-line option, a config field) is out of range or
+    of the wrong kind."""
+
+
+class DataError(AutogradRNNError, ValueError):
+    """Bad data or arguments: a missing or undecodable corpus, an unknown token, too short a corpus."""
+
+
+class CheckpointError(AutogradRNNError, ValueError):
+    """A checkpoint cannot be written or read: missing, truncated, corrupted, foreign or too new."""
+
+
+class TrainingDiverged(AutogradRNNError, RuntimeError):
+    """The loss, a gradient or the weights became NaN or infinite; the last good checkpoint is kept."""
+
+
+class GradcheckError(AutogradRNNError, AssertionError):
     """An analytic gradient disagrees with finite differences, or a backward fails a hygiene check.
 
     ``report`` holds the full :class:`~autograd_rnn.gradcheck.GradcheckReport`.

@@ -29,7 +29,6 @@ mutates nothing (inputs, upstream gradient, what forward kept) and aliases nothi
 
 from __future__ import annotations
 
-import copy
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ import numpy as np
 
 from .errors import GradcheckError
 from .gates.base import Gate
-from .graph import Tensor, grad, no_grad
+from .graph import Tensor, grad, no_grad, topological_order
 
 HYGIENE_CHECKS = ("no_mutation", "shapes_dtypes", "no_aliasing", "reentrant", "linear", "zero_in_zero_out")
 
@@ -147,7 +146,7 @@ class _Subject:
         self.arg_names = _arg_names(target, n_inputs, drop_self=isinstance(fn, type))
 
     def _fresh_gate(self) -> Gate:
-        return self.fn() if isinstance(self.fn, type) else copy.copy(self.fn)
+        return self.fn() if isinstance(self.fn, type) else self.fn.fresh()
 
     def evaluate(self, arrays: list) -> list:
         if self.is_gate:
@@ -189,7 +188,7 @@ class _Subject:
         def vjp(us):
             return grad(out_t, targets, [np.asarray(u) for u in us])
 
-        return [t.data for t in out_t], vjp, None
+        return [t.data for t in out_t], vjp, [op.gate for op in topological_order(out_t)]
 
 
 def _as_list(out) -> list:
@@ -526,21 +525,28 @@ def _classify(rows: list, fd: _FiniteDifferences, kinks: str, report: GradcheckR
 
 
 # ----- hygiene --------------------------------------------------------------------------------
-def _saved_arrays(gate, prefix: str = "self", depth: int = 1) -> dict:
-    """ndarrays a gate application keeps (attributes, inside tuples/lists, and one level into
-    helper objects such as a sequence gate's kernel), by path."""
+def _saved_arrays(gates, prefix: str = "", depth: int = 2) -> dict:
+    """ndarrays that gate applications keep in ``saved`` (inside tuples and lists too, and
+    ``depth`` levels into objects that keep a ``saved`` of their own, such as a sequence gate's
+    kernel), by path."""
     found = {}
-    if gate is None:
+    if gates is None:
         return found
-    for k, v in vars(gate).items():
-        if isinstance(v, np.ndarray):
-            found[f"{prefix}.{k}"] = v
-        elif isinstance(v, tuple | list):
-            for j, item in enumerate(v):
+    if not isinstance(gates, list):
+        gates = [gates]
+    for k, gate in enumerate(gates):
+        here = f"{prefix}{type(gate).__name__}" + (f"[{k}]" if len(gates) > 1 else "")
+        saved = getattr(gate, "saved", None)
+        if saved is None:
+            continue
+        for name, v in vars(saved).items():
+            items = list(enumerate(v)) if isinstance(v, tuple | list) else [(None, v)]
+            for j, item in items:
+                path = f"{here}.saved.{name}" + ("" if j is None else f"[{j}]")
                 if isinstance(item, np.ndarray):
-                    found[f"{prefix}.{k}[{j}]"] = item
-        elif depth > 0 and hasattr(v, "__dict__") and not isinstance(v, type) and not callable(v):
-            found.update(_saved_arrays(v, f"{prefix}.{k}", depth - 1))
+                    found[path] = item
+                elif depth > 0 and getattr(item, "saved", None) is not None:
+                    found.update(_saved_arrays(item, path + ".", depth - 1))
     return found
 
 

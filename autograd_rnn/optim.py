@@ -122,6 +122,10 @@ class Optimizer:
     def _update(self, name: str, w: np.ndarray, g: np.ndarray, t: int) -> None:
         raise NotImplementedError
 
+    def _l2(self, w: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """``g + weight_decay * w`` (a new array), or ``g`` itself without weight decay."""
+        return g + self.weight_decay * w if getattr(self, "weight_decay", 0.0) else g
+
     def zero_grad(self) -> None:
         """Set every parameter's ``.grad`` to None."""
         for p in self.params.values():
@@ -211,8 +215,7 @@ class SGD(Optimizer):
         return ("momentum_buffer",) if hyper["momentum"] else ()
 
     def _update(self, name, w, g, t):
-        if self.weight_decay:
-            g = g + self.weight_decay * w
+        g = self._l2(w, g)
         if self.momentum:
             buf = self.buffers[f"momentum_buffer/{name}"]
             buf *= self.momentum
@@ -252,8 +255,7 @@ class Adagrad(Optimizer):
         return ("sum",)
 
     def _update(self, name, w, g, t):
-        if self.weight_decay:
-            g = g + self.weight_decay * w
+        g = self._l2(w, g)
         s = self.buffers[f"sum/{name}"]
         s += g * g
         _scaled_step(w, g, s, self.lr, self.eps)
@@ -277,8 +279,7 @@ class RMSprop(Optimizer):
         return ("square_avg",)
 
     def _update(self, name, w, g, t):
-        if self.weight_decay:
-            g = g + self.weight_decay * w
+        g = self._l2(w, g)
         v = self.buffers[f"square_avg/{name}"]
         v *= self.alpha
         v += (1.0 - self.alpha) * (g * g)
@@ -308,8 +309,8 @@ class Adam(Optimizer):
         b1, b2 = self.betas
         if self.weight_decay and self.decoupled:
             w *= 1.0 - self.lr * self.weight_decay
-        elif self.weight_decay:
-            g = g + self.weight_decay * w
+        else:
+            g = self._l2(w, g)
         m, v = self.buffers[f"exp_avg/{name}"], self.buffers[f"exp_avg_sq/{name}"]
         delta = g - m
         delta *= 1.0 - b1
@@ -376,7 +377,7 @@ def clip_grad_value(params, clip: float) -> None:
 
 
 # ----- learning-rate schedules ---------------------------------------------------------------------------------
-class _Schedule:
+class Schedule:
     """A schedule changes ``optimizer.lr``; its state (a JSON-able dict) holds everything but the optimizer."""
 
     _fields: tuple[str, ...] = ()
@@ -397,7 +398,7 @@ class _Schedule:
             setattr(self, key, state[key])
 
 
-class StepDecay(_Schedule):
+class StepDecay(Schedule):
     """Multiply ``lr`` by ``gamma`` on every ``step_size``-th call of :meth:`step`: after n calls,
     ``lr = lr0 * gamma ** (n // step_size)`` (applied multiplicatively, so it composes with other changes)."""
 
@@ -418,7 +419,7 @@ class StepDecay(_Schedule):
         return self.optimizer.lr
 
 
-class CosineDecay(_Schedule):
+class CosineDecay(Schedule):
     """Cosine annealing from the optimizer's lr at construction (``lr0``) to ``min_lr``. After n calls::
 
         lr = min_lr + (lr0 - min_lr) * (1 + cos(pi * min(n, total_steps) / total_steps)) / 2
@@ -441,7 +442,7 @@ class CosineDecay(_Schedule):
         return self.optimizer.lr
 
 
-class HalveOnIncrease(_Schedule):
+class HalveOnIncrease(Schedule):
     """rnn-from-scratch's rule: halve ``lr`` whenever the loss is higher than the previous one.
 
     A non-finite loss counts as an increase and is not remembered (the next loss is compared with the last
@@ -466,8 +467,8 @@ class HalveOnIncrease(_Schedule):
         return halve
 
 
-# ----- command line --------------------------------------------------------------------------------------------
-_CHOICES: dict[str, tuple[type[Optimizer], dict]] = {
+# ----- by name: the one list of optimizers and schedules ------------------------------------------------------
+OPTIMIZERS: dict[str, tuple[type[Optimizer], dict]] = {
     "sgd": (SGD, {"lr": 0.005}),
     "momentum": (SGD, {"lr": 0.005, "momentum": 0.9}),
     "nesterov": (SGD, {"lr": 0.005, "momentum": 0.9, "nesterov": True}),
@@ -476,24 +477,50 @@ _CHOICES: dict[str, tuple[type[Optimizer], dict]] = {
     "adam": (Adam, {}),
     "adamw": (AdamW, {}),
 }
+"""Optimizer name -> (class, settings that differ from the class defaults). The tutorial's 0.005 for SGD."""
+
+SCHEDULES = ("none", "cosine", "halve", "step:N,GAMMA")
+"""The learning-rate schedules :func:`make_schedule` understands (``step:N,GAMMA`` with numbers)."""
 
 
 def make_optimizer(name: str, params: ParamsLike, lr: float | None = None,
                    weight_decay: float | None = None) -> Optimizer:
-    """The optimizer called ``name`` (one of sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw).
+    """The optimizer called ``name`` (a key of :data:`OPTIMIZERS`).
 
     ``lr`` None takes that optimizer's default (0.005 for the SGD family, as in the tutorial);
     ``weight_decay`` None takes its default (0.01 for adamw, 0 otherwise).
     """
-    if name not in _CHOICES:
-        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(_CHOICES)}")
-    cls, kwargs = _CHOICES[name]
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    cls, kwargs = OPTIMIZERS[name]
     kwargs = dict(kwargs)
     if lr is not None:
         kwargs["lr"] = lr
     if weight_decay is not None:
         kwargs["weight_decay"] = weight_decay
     return cls(params, **kwargs)
+
+
+def make_schedule(spec: str | None, optimizer: Optimizer, total: int) -> Schedule | None:
+    """The schedule ``spec`` names (one of :data:`SCHEDULES`) over ``total`` steps, or None for none:
+    ``cosine`` decays to a tenth of the lr, ``halve`` halves it when the validation loss rises,
+    ``step:N,GAMMA`` multiplies it by GAMMA every N steps."""
+    if spec in ("none", "", None):
+        return None
+    if spec == "cosine":
+        return CosineDecay(optimizer, total_steps=total, min_lr=optimizer.lr * 0.1)
+    if spec == "halve":
+        return HalveOnIncrease(optimizer)
+    if spec.startswith("step:"):
+        try:
+            size, gamma = spec[5:].split(",")
+            size, gamma = int(size), float(gamma)
+        except ValueError:
+            size, gamma = 0, 0.0
+        if size < 1 or not 0.0 < gamma <= 1.0:
+            raise ValueError(f"schedule {spec!r}; expected step:N,GAMMA with N >= 1 steps and 0 < GAMMA <= 1")
+        return StepDecay(optimizer, size, gamma)
+    raise ValueError(f"schedule {spec!r}; expected one of {', '.join(SCHEDULES)}")
 
 
 __all__ = [
@@ -508,5 +535,9 @@ __all__ = [
     "StepDecay",
     "CosineDecay",
     "HalveOnIncrease",
+    "Schedule",
     "make_optimizer",
+    "make_schedule",
+    "OPTIMIZERS",
+    "SCHEDULES",
 ]

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .nodes import Cell, GRULayer, LSTMLayer, Recurrent, RNNLayer
+from .nodes import CELLS, Cell, RNNLayer
+from .sequence import Recurrent
 
-_TORCH_CLASS = {RNNLayer: ("RNN", "RNNCell"), LSTMLayer: ("LSTM", "LSTMCell"), GRULayer: ("GRU", "GRUCell")}
+# torch.nn's module and cell class for each built-in cell, by the built-in name: nn.RNN / nn.RNNCell, ...
+_TORCH_CLASS = {cls: (name.upper(), name.upper() + "Cell") for name, cls in CELLS.items()}
 
 
 def torch_names(model) -> dict[str, str]:

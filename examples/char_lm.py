@@ -6,7 +6,7 @@ Run: python examples/char_lm.py ../shared/data/tinyshakespeare.txt [--steps 2000
 import argparse
 
 from autograd_rnn.checkpoint import load_checkpoint
-from autograd_rnn.sampling import sample_text
+from autograd_rnn.models import sample_text
 from autograd_rnn.train import TrainConfig, model_from_checkpoint, train
 
 

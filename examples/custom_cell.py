@@ -15,8 +15,8 @@ Run: python examples/custom_cell.py
 import numpy as np
 
 import autograd_rnn as ar
+from autograd_rnn import as_rng
 from autograd_rnn.nodes import Cell, Linear
-from autograd_rnn.nodes.node import as_rng
 
 
 class MinimalGatedUnit(Cell):

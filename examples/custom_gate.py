@@ -21,12 +21,13 @@ class Swish(Gate):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_float(self.name, "x", x)
-        self.x, self.s = x, stable_sigmoid(x)
-        return x * self.s
+        s = stable_sigmoid(x)
+        self.save(x=x, s=s)  # what backward needs, kept apart from the gate's configuration
+        return x * s
 
     def backward(self, g: np.ndarray) -> tuple:
-        s = self.s
-        return (g * (s + self.x * s * (1.0 - s)),)
+        x, s = self.saved.x, self.saved.s
+        return (g * (s + x * s * (1.0 - s)),)
 
 
 def swish_case(d: Draw) -> GateCase:

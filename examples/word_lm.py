@@ -11,7 +11,7 @@ Run: python examples/word_lm.py sentences.txt [--epochs 2] [--batch 16] [--out r
 
 import argparse
 
-from autograd_rnn.sampling import sample_text
+from autograd_rnn.models import sample_text
 from autograd_rnn.train import TrainConfig, model_from_checkpoint, train
 
 

@@ -40,7 +40,7 @@ def test_train_help_documents_every_option(capsys):
 def test_gradcheck_prints_a_passing_table():
     result = run("gradcheck", "--cases", "1")
     assert "all passed" in result.stdout and "FAIL" not in result.stdout
-    for name in ("MultiplyGate", "SoftmaxCrossEntropy", "LSTMSequenceGate", "GRULayer LookBack(2) composed"):
+    for name in ("MultiplyGate", "SoftmaxCrossEntropy", "SequenceGate", "GRULayer LookBack(2) composed"):
         assert name in result.stdout
 
 
@@ -86,3 +86,39 @@ def test_default_corpus_main_job_starts(tmp_path):
 def test_no_command_prints_help():
     result = run(check=False)
     assert result.returncode == 2 and "train" in result.stdout
+
+
+BLOCK_EXTRAS = """
+import sys
+class Blocked:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"hypothesis", "tqdm", "matplotlib", "torch", "pytest"}:
+            raise ImportError(f"{name} is made unimportable for this test")
+sys.meta_path.insert(0, Blocked())
+"""
+
+
+def test_gradcheck_needs_only_numpy():
+    """`autograd-rnn gradcheck` and `import autograd_rnn` with every extra made unimportable."""
+    code = BLOCK_EXTRAS + "from autograd_rnn.cli import main\nsys.exit(main(['gradcheck', '--cases', '1']))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "all passed" in result.stdout and "SequenceGate" in result.stdout
+    code = BLOCK_EXTRAS + "import hypothesis"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True).returncode != 0
+
+
+def test_train_options_are_the_config_fields():
+    import dataclasses
+
+    from autograd_rnn.cli import parser
+    from autograd_rnn.train import TrainConfig
+
+    args = parser().parse_args(["train"])
+    cli = {f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get("cli", True)}
+    assert cli <= set(vars(args)), cli - set(vars(args))
+    for f in dataclasses.fields(TrainConfig):
+        if f.name in cli:
+            assert getattr(args, f.name) == f.default, f.name
+    args = parser().parse_args(["train", "--no-progress", "--clip", "none", "--steps", "7", "--cell", "gru"])
+    assert (args.progress, args.clip, args.steps, args.cell) == (False, None, 7, "gru")

@@ -32,7 +32,7 @@ def test_success_returns_a_report_with_errors_and_hygiene():
 def test_failures_are_ranked_worst_first_and_counted():
     class HalfWrongTanh(gates.Tanh):
         def backward(self, g):
-            d = g * (1 - self.y**2)
+            d = g * (1 - self.saved.y**2)
             d[0] *= 2
             return (d,)
 
@@ -59,8 +59,8 @@ def test_returns_report_instead_of_raising_when_asked():
 def test_detects_non_reentrant_backward():
     class Consuming(gates.Tanh):
         def backward(self, g):
-            d = g * (1 - self.y**2)
-            self.y *= 0.5  # mutates what forward kept
+            d = g * (1 - self.saved.y**2)
+            self.saved.y *= 0.5  # mutates what forward kept
             return (d,)
 
     msg = hygiene_failure(Consuming, [rng.normal(size=(2, 2))], "reentrant")
@@ -70,17 +70,17 @@ def test_detects_non_reentrant_backward():
 def test_detects_mutation_of_saved_values():
     class Mutating(gates.Tanh):
         def backward(self, g):
-            d = g * (1 - self.y**2)
-            self.y += 0.0 * d + 1e-3
+            d = g * (1 - self.saved.y**2)
+            self.saved.y += 0.0 * d + 1e-3
             return (d,)
 
-    assert "self.y" in hygiene_failure(Mutating, [rng.normal(size=(2, 2))], "no_mutation")
+    assert "Mutating.saved.y" in hygiene_failure(Mutating, [rng.normal(size=(2, 2))], "no_mutation")
 
 
 def test_detects_mutation_of_upstream_gradient():
     class InPlace(gates.Tanh):
         def backward(self, g):
-            g *= 1 - self.y**2
+            g *= 1 - self.saved.y**2
             return (g,)
 
     msg = hygiene_failure(InPlace, [rng.normal(size=(2, 2))], "no_mutation")
@@ -100,7 +100,7 @@ def test_detects_aliasing_add_gate_trap():
 def test_detects_backward_not_linear_in_upstream():
     class Squared(gates.Tanh):
         def backward(self, g):
-            return (g * np.abs(g) * (1 - self.y**2),)
+            return (g * np.abs(g) * (1 - self.saved.y**2),)
 
     hygiene_failure(Squared, [rng.normal(size=(2, 2))], "linear")
 
@@ -108,7 +108,7 @@ def test_detects_backward_not_linear_in_upstream():
 def test_detects_nonzero_output_for_zero_upstream():
     class Offset(gates.Tanh):
         def backward(self, g):
-            return (g * (1 - self.y**2) + 1e-3,)
+            return (g * (1 - self.saved.y**2) + 1e-3,)
 
     hygiene_failure(Offset, [rng.normal(size=(2, 2))], "zero_in_zero_out")
 
@@ -116,7 +116,7 @@ def test_detects_nonzero_output_for_zero_upstream():
 def test_detects_wrong_dtype_and_shape():
     class Upcasting(gates.Tanh):
         def backward(self, g):
-            return ((g * (1 - self.y**2)).astype(np.float64),)
+            return ((g * (1 - self.saved.y**2)).astype(np.float64),)
 
     msg = hygiene_failure(Upcasting, [rng.normal(size=(2, 2)).astype(np.float32)], "shapes_dtypes")
     assert "float64" in msg and "float32" in msg
@@ -125,7 +125,7 @@ def test_detects_wrong_dtype_and_shape():
 def test_backward_exception_is_reported_with_the_gate_name():
     class Broken(gates.MultiplyGate):
         def backward(self, g):
-            return g @ self.b, self.a.T @ g  # missing transpose: shapes do not fit
+            return g @ self.saved.b, self.saved.a.T @ g  # missing transpose: shapes do not fit
 
     with pytest.raises(GradcheckError, match="Broken.backward raised"):
         gradcheck(Broken, [rng.normal(size=(2, 3)), rng.normal(size=(3, 4))])
@@ -135,7 +135,7 @@ def test_backward_exception_is_reported_with_the_gate_name():
 def test_random_upstream_catches_what_an_all_ones_upstream_hides():
     class IgnoresUpstreamValues(gates.Tanh):
         def backward(self, g):
-            return (np.ones_like(g) * (1 - self.y**2),)
+            return (np.ones_like(g) * (1 - self.saved.y**2),)
 
     x = rng.normal(size=(3, 3))
     ones = [np.ones((3, 3))]
@@ -149,8 +149,9 @@ class Float32Only(gates.Tanh):
     """A user gate that computes in float32 whatever it is given."""
 
     def forward(self, x):
-        self.y = np.tanh(x.astype(np.float32))
-        return self.y
+        y = np.tanh(x.astype(np.float32))
+        self.save(y=y)
+        return y
 
 
 def test_float32_gate_checked_without_false_failures():
@@ -191,7 +192,7 @@ def test_kink_reported_as_non_differentiable_not_as_wrong():
 def test_wrong_subgradient_at_a_kink_still_fails():
     class BadSubgradient(gates.ReLU):
         def backward(self, g):
-            return (np.where(self.positive, g, 0.0) + np.where(self.positive, 0.0, -g),)
+            return (np.where(self.saved.positive, g, 0.0) + np.where(self.saved.positive, 0.0, -g),)
 
     with pytest.raises(GradcheckError):
         gradcheck(BadSubgradient, [np.array([0.0, 1.0, -1.0])])
@@ -200,7 +201,7 @@ def test_wrong_subgradient_at_a_kink_still_fails():
 def test_a_smooth_mismatch_is_not_mistaken_for_a_kink():
     class Wrong(gates.Tanh):
         def backward(self, g):
-            return (2 * g * (1 - self.y**2),)
+            return (2 * g * (1 - self.saved.y**2),)
 
     with pytest.raises(GradcheckError) as info:
         gradcheck(Wrong, [rng.normal(size=(3,))])
@@ -224,7 +225,7 @@ def test_full_mode_compares_every_jacobian_entry():
 def test_projection_mode_catches_and_locates_a_bug_in_a_large_input():
     class OneBadElement(gates.Tanh):
         def backward(self, g):
-            d = g * (1 - self.y**2)
+            d = g * (1 - self.saved.y**2)
             d[7, 3] += 1.0
             return (d,)
 

@@ -20,7 +20,7 @@ class SignFlipMultiply(gates.MultiplyGate):
 
 class MissingTransposeMultiply(gates.MultiplyGate):
     def backward(self, g):
-        return g @ self.b, self.a.T @ g  # should be g @ b.T
+        return g @ self.saved.b, self.saved.a.T @ g  # should be g @ b.T
 
 
 class MissingFactorTanh(gates.Tanh):
@@ -30,9 +30,9 @@ class MissingFactorTanh(gates.Tanh):
 
 class MeanInsteadOfSumAdd(gates.AddGate):
     def backward(self, g):
-        da = unbroadcast(g, self.shapes[0])
-        db = g.mean(axis=0) if self.shapes[1] != g.shape else g.copy()
-        return da, db.reshape(self.shapes[1])
+        da = unbroadcast(g, self.saved.shapes[0])
+        db = g.mean(axis=0) if self.saved.shapes[1] != g.shape else g.copy()
+        return da, db.reshape(self.saved.shapes[1])
 
 
 def square_case(cls):

@@ -1,6 +1,8 @@
 """Sequence: exact BPTT, truncation against an independent explicit-detach reference, composed
 vs fused agreement, sequence-aware gradcheck with a planted step bug, streaming, monitoring."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -8,8 +10,8 @@ from hypothesis import strategies as st
 
 import autograd_rnn as ar
 from autograd_rnn import Full, GradcheckError, LookBack, Sequence, Truncated
-from autograd_rnn.kernels.rnn import RNNKernel, RNNSequenceGate
 from autograd_rnn.nodes import GRULayer, LSTMLayer, RNNLayer
+from autograd_rnn.sequence.fused import FUSED, RNNKernel, register_fused
 
 CELLS = [RNNLayer, LSTMLayer, GRULayer]
 sizes = st.tuples(st.integers(1, 6), st.integers(1, 3), st.integers(1, 3), st.integers(1, 3))
@@ -145,15 +147,12 @@ def test_truncated_gradient_is_not_the_full_gradient():
     with pytest.raises(GradcheckError):
         # the LookBack(1) backward checked against the *untruncated* objective must fail
         seq = Sequence(cell, truncation=LookBack(1))
-        gate = seq.gate()
         arrays = [xs, *state0, *[p.data for p in cell.parameters().values()]]
-        ar.gradcheck(gate, arrays)
+        ar.gradcheck(seq.function(), arrays)
 
 
 # ----- planted wrong step backward -----
 class BuggyRNNKernel(RNNKernel):
-    full_backward = None  # Full() then sweeps with step_back too
-
     def step_back(self, acc, s0, s1, dstate):
         dh = dstate[0].copy()
         if s0 <= 2 < s1:
@@ -161,13 +160,11 @@ class BuggyRNNKernel(RNNKernel):
         return super().step_back(acc, s0, s1, (dh,))
 
 
-class BuggyRNNSequenceGate(RNNSequenceGate):
-    def make_kernel(self):
-        return BuggyRNNKernel(self.nonlinearity)
-
-
 class BuggyRNN(RNNLayer):
-    fused_gate = BuggyRNNSequenceGate
+    """Runs fused with the buggy kernel: the table is keyed by this exact class."""
+
+
+register_fused(BuggyRNN, replace(FUSED[RNNLayer], kernel=BuggyRNNKernel))
 
 
 @pytest.mark.parametrize("policy", [Full(), LookBack(2), Truncated(2, 3)], ids=repr)
@@ -181,27 +178,21 @@ def test_gradcheck_sequence_names_the_time_step_of_a_planted_bug(policy):
     assert "first disagrees at t = 2" in str(info.value)
 
 
-class BuggyFullSweepKernel(RNNKernel):
-    def full_backward(self, acc, g_hs, g_final):
-        d0, norms = super().full_backward(acc, g_hs, g_final)
-        acc[1] *= 1.5  # planted: the fast Full() sweep mis-scales step 1's gate gradient
-        return d0, norms
+class DropsOneUpstream(Full):
+    """Planted in the combination: step 1's own loss gradient never joins the sweep."""
 
-
-class BuggyFullSweepGate(RNNSequenceGate):
-    def make_kernel(self):
-        return BuggyFullSweepKernel(self.nonlinearity)
-
-
-class BuggyFullSweepRNN(RNNLayer):
-    fused_gate = BuggyFullSweepGate
+    def backward(self, kernel, acc, g_hs, g_final, monitor=None):
+        g = g_hs.copy()
+        g[1] = 0
+        return super().backward(kernel, acc, g, g_final, monitor)
 
 
 def test_gradcheck_sequence_blames_the_combination_when_every_step_is_right():
     rng = np.random.default_rng(0)
-    cell = BuggyFullSweepRNN(2, 3, rng=rng)
+    cell = RNNLayer(2, 3, rng=rng)
     with pytest.raises(GradcheckError) as info:
-        ar.gradcheck_sequence(Sequence(cell), rng.normal(size=(4, 2, 2)), rng.normal(size=(2, 3)))
+        ar.gradcheck_sequence(Sequence(cell, truncation=DropsOneUpstream()), rng.normal(size=(4, 2, 2)),
+                              rng.normal(size=(2, 3)))
     assert info.value.report.bad_steps == []
     assert "how the steps are combined" in str(info.value)
 
@@ -325,8 +316,7 @@ def test_subclass_overriding_step_runs_its_own_step_not_the_fused_gate():
     for t in range(4):
         h = cell.step(ar.Tensor(x[t]), h)
     np.testing.assert_allclose(hs.data[-1], h.data, rtol=1e-14)
-    x0 = ar.Tensor(x[0])
-    np.testing.assert_allclose(cell.step_fused(x0).data, cell.step(x0, cell.initial_state(1)).data)
+    assert Sequence(cell).kernel_path() is None and Sequence(RNNLayer(2, 3)).kernel_path() is not None
 
 
 def test_foreign_tensor_read_only_at_a_later_step_is_refused_too():

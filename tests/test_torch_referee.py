@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import autograd_rnn as ar
-from autograd_rnn.nodes import GRULayer, LSTMLayer, Recurrent, RNNLayer
+from autograd_rnn import Recurrent
+from autograd_rnn.nodes import GRULayer, LSTMLayer, RNNLayer
 from autograd_rnn.torch_interop import load_torch_state_dict, to_torch_module, to_torch_state_dict
 from tests.torch_referee import load_torch
 
@@ -95,7 +96,12 @@ def test_cells_load_torch_cell_state_dict_and_match_one_step(cls, tcls):
     tstate = tuple(torch.tensor(s, requires_grad=True) for s in state)
     tout = torch_cell(tx, tstate if cell.n_state > 1 else tstate[0])
     tout = tout if cell.n_state > 1 else (tout,)
-    for step in (cell.step, cell.step_fused):
+    def fused_step(x, state):
+        _, final = ar.Sequence(cell)(x.reshape(1, *x.shape), state)
+        return final
+
+    assert ar.Sequence(cell).kernel_path() is not None
+    for step in (cell.step, fused_step):
         ax = ar.Tensor(x, requires_grad=True)
         astate = tuple(ar.Tensor(s, requires_grad=True) for s in state)
         out = step(ax, astate if cell.n_state > 1 else astate[0])

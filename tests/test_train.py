@@ -12,8 +12,7 @@ import pytest
 
 import autograd_rnn as ar
 from autograd_rnn.checkpoint import CheckpointError, load_checkpoint
-from autograd_rnn.models import LanguageModel
-from autograd_rnn.sampling import sample_ids, sample_text
+from autograd_rnn.models import LanguageModel, sample_ids, sample_text
 from autograd_rnn.train import TrainConfig, TrainingDiverged, model_from_checkpoint, train
 
 WORDS = "the cat sat on a mat while my dog ran to the red door and back again under blue sky".split()
@@ -87,7 +86,7 @@ def test_nan_guard_stops_naming_the_step_and_keeps_the_last_good_checkpoint(corp
     out = tmp_path / "nan"
     train(small(corpus, out, steps=4, eval_every=4))
     good = weights(out)
-    with pytest.raises(TrainingDiverged, match=r"step \d+: (non-finite loss|the gradient norm is)") as e:
+    with pytest.raises(TrainingDiverged, match=r"step \d+: (non-finite logits|the loss is|the gradient norm is)") as e:
         train(small(corpus, out, steps=400, eval_every=1000, optimizer="sgd", lr=1e38, clip=None))
     assert "last good checkpoint" in str(e.value)
     after = weights(out)
@@ -204,39 +203,64 @@ def test_bits_per_token_and_perplexity_are_consistent():
     assert "3.0000 bits" in report and "perplexity 8" in report
 
 
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "composed"])
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_fast_sampling_step_equals_the_model(cell):
-    from autograd_rnn.sampling import _FastStep
-
-    model = LanguageModel(9, cell=cell, embed_size=4, hidden_size=5, layers=2, dtype=np.float64, rng=0)
-    fast, state_f, state_m = _FastStep(model), None, None
-    for token in [3, 1, 8, 0]:
-        lf, state_f = fast(np.array([token]), state_f)
-        lm, state_m = model.step_logits(np.array([token]), state_m)
-        np.testing.assert_allclose(lf, lm, rtol=1e-12, atol=1e-14)
-    seq = np.array([[3], [1], [8], [0]])
+def test_sampling_steps_are_the_forward_at_t_equals_1(cell, fused):
+    """Sampling has one path, the model's forward one token at a time; it equals the forward of
+    the whole sequence (which, with a batch as large as the vocabulary, looks rows up in the
+    projected embedding table)."""
+    model = LanguageModel(9, cell=cell, embed_size=4, hidden_size=5, layers=2, dtype=np.float64, rng=0, fused=fused)
+    tokens = np.array([3, 1, 8, 0, 5, 5, 2, 7, 4, 6, 1])
     with ar.no_grad():
-        logits, _ = model(seq)
-    np.testing.assert_allclose(lf[0], logits.data[-1, 0], rtol=1e-12)
+        whole, _ = model(tokens[:, None])
+        state, steps = None, []
+        for token in tokens:
+            logits, state = model(np.array([[token]]), state)
+            steps.append(logits.data[0, 0])
+    np.testing.assert_allclose(np.array(steps), whole.data[:, 0], rtol=1e-12, atol=1e-13)
+
+
+def test_sample_ids_draws_from_the_forward_of_the_prefix():
+    model = LanguageModel(7, cell="gru", embed_size=3, hidden_size=4, dtype=np.float64, rng=1)
+    ids = sample_ids(model, np.array([2, 5]), 12, rng=np.random.default_rng(5))
+    rng, prefix, expected = np.random.default_rng(5), [2, 5], []
+    with ar.no_grad():
+        for _ in range(12):
+            logits, _ = model(np.array(prefix)[:, None])
+            z = logits.data[-1, 0]
+            p = np.exp(z - z.max())
+            cdf = np.cumsum(p)
+            nxt = int(min(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"), z.size - 1))
+            expected.append(nxt)
+            prefix.append(nxt)
+    assert ids.tolist() == expected
 
 
 def test_composed_replay_engages_for_static_cells_only():
     from autograd_rnn.nodes import LSTMLayer, RNNLayer
 
-    seq = ar.Sequence(LSTMLayer(2, 3, rng=0), fused=False)
-    gate = seq.gate()
-    params = [p.data for p in seq.cell.parameters().values()]
-    gate.forward(np.ones((5, 1, 2)), np.zeros((1, 3)), np.zeros((1, 3)), *params)
-    assert [s[0] for s in gate.kernel.steps] == ["graph", "graph", "replay", "replay", "replay"]
+    def replayed(cell, T=5):
+        hs, _ = ar.Sequence(cell, fused=False)(ar.Tensor(np.ones((T, 1, 2)), requires_grad=True))
+        return hs._op.gate.saved.kernel.saved.replayed
+
+    assert replayed(LSTMLayer(2, 3, rng=0))
+    assert not replayed(LSTMLayer(2, 3, rng=0), T=2)
 
     class Dynamic(RNNLayer):
         def step(self, x, h):
             return super().step(x, h)
 
-    seq = ar.Sequence(Dynamic(2, 3, rng=0))
-    gate = seq.gate()
-    gate.forward(np.ones((5, 1, 2)), np.zeros((1, 3)), *[p.data for p in seq.cell.parameters().values()])
-    assert all(s[0] == "graph" for s in gate.kernel.steps)
+    assert not replayed(Dynamic(2, 3, rng=0))
+
+    masks = np.random.default_rng(0)
+
+    class NoisyStatic(RNNLayer):
+        static_step = True  # wrongly declared: a new dropout mask every step
+
+        def step(self, x, h):
+            return ar.dropout(super().step(x, h), 0.5, rng=masks)
+
+    assert not replayed(NoisyStatic(2, 32, rng=0))
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
@@ -277,5 +301,5 @@ def test_checkpoint_of_a_custom_cell_imports_nothing(corpus, tmp_path):
 
 
 def test_bad_schedule_is_named(corpus, tmp_path):
-    with pytest.raises(ValueError, match="--schedule 'step:x'"):
+    with pytest.raises(ValueError, match="schedule 'step:x'"):
         train(small(corpus, tmp_path / "s", steps=2, schedule="step:x"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Gate, check_float
+from .base import Gate, check_float, elementwise_over_rows
 
 
 def stable_sigmoid(x: np.ndarray) -> np.ndarray:
@@ -17,19 +17,30 @@ def stable_sigmoid(x: np.ndarray) -> np.ndarray:
     return y
 
 
-class Tanh(Gate):
+class Elementwise(Gate):
+    """A gate applied to each element on its own: any stack of rows is fine."""
+
+    abstract = True
+
+    def batches_over_rows(self, rows, shapes) -> bool:
+        return elementwise_over_rows(rows, shapes)
+
+
+class Tanh(Elementwise):
     """``y = tanh(x)``. Backward: ``dx = g * (1 - y**2)``, from the saved output only."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_float(self.name, "x", x)
-        self.y = np.asarray(np.tanh(x))
-        return self.y
+        y = np.asarray(np.tanh(x))
+        self.save(y=y)
+        return y
 
     def backward(self, g: np.ndarray) -> tuple:
-        return (np.asarray(g * (1.0 - self.y * self.y)),)
+        y = self.saved.y
+        return (np.asarray(g * (1.0 - y * y)),)
 
 
-class Sigmoid(Gate):
+class Sigmoid(Elementwise):
     """``y = 1 / (1 + exp(-x))``, computed as ``(1 + tanh(x/2)) / 2`` so it never overflows.
 
     Backward: ``dx = g * y * (1 - y)``.
@@ -37,20 +48,23 @@ class Sigmoid(Gate):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_float(self.name, "x", x)
-        self.y = stable_sigmoid(x)
-        return self.y
+        y = stable_sigmoid(x)
+        self.save(y=y)
+        return y
 
     def backward(self, g: np.ndarray) -> tuple:
-        return (np.asarray(g * self.y * (1.0 - self.y)),)
+        y = self.saved.y
+        return (np.asarray(g * y * (1.0 - y)),)
 
 
-class ReLU(Gate):
+class ReLU(Elementwise):
     """``y = max(x, 0)``. Backward: ``dx = g * [x > 0]`` (the subgradient 0 at the kink x = 0)."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_float(self.name, "x", x)
-        self.positive = x > 0
-        return np.where(self.positive, x, np.zeros((), x.dtype))
+        positive = x > 0
+        self.save(positive=positive)
+        return np.where(positive, x, np.zeros((), x.dtype))
 
     def backward(self, g: np.ndarray) -> tuple:
-        return (np.where(self.positive, g, np.zeros((), g.dtype)),)
+        return (np.where(self.saved.positive, g, np.zeros((), g.dtype)),)

@@ -10,6 +10,7 @@ from .base import (
     broadcast_to_larger,
     check_floats,
     check_ndim,
+    elementwise_over_rows,
     outer_sum,
     shape_str,
     unbroadcast,
@@ -35,45 +36,56 @@ class MultiplyGate(Gate):
                 f"{self.name}: input 'b' has shape {shape_str(b.shape)}; expected first dimension "
                 f"{a.shape[-1]} to match the last dimension of 'a' (a has shape {shape_str(a.shape)})"
             )
-        self.a, self.b = a, b
+        self.save(a=a, b=b)
         return np.asarray(a @ b)
 
+    def batches_over_rows(self, rows, shapes) -> bool:
+        return rows == (True, False) and len(shapes[0]) == 2
+
     def backward(self, g: np.ndarray) -> tuple:
-        a, b = self.a, self.b
+        a, b = self.saved.a, self.saved.b
         a2 = a.reshape(1, -1) if a.ndim == 1 else a
         b2 = b.reshape(-1, 1) if b.ndim == 1 else b
         g2 = np.reshape(g, (a2.shape[0], b2.shape[1]))
         return (g2 @ b2.T).reshape(a.shape), outer_sum(a2, g2).reshape(b.shape)
 
 
-
 class LinearGate(Gate):
     """Affine map ``out = x @ W.T + b``, PyTorch's layout (weights ``(out, in)``).
 
-    Shapes: ``x (batch, in)``, ``W (out, in)``, ``b (out,)`` -> ``(batch, out)``.
-    Backward: ``dx = g @ W``, ``dW = g.T @ x``, ``db = g.sum(0)``.
+    Shapes: ``x (..., in)`` (any leading axes, e.g. ``(batch, in)`` or ``(T, batch, in)``),
+    ``W (out, in)``, ``b (out,)`` -> ``(..., out)``. With ``X``, ``G`` the inputs and the upstream
+    gradient flattened to rows: ``dx = g @ W``, ``dW = G.T @ X``, ``db = G.sum(0)``.
     """
 
     def forward(self, x: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
         check_floats(self.name, x=x, W=W, b=b)
-        check_ndim(self.name, "x", x, (2,), "(batch, in_features)")
+        if x.ndim < 1:
+            raise GateInputError(f"{self.name}: input 'x' is 0-d; expected (..., in_features)")
         check_ndim(self.name, "W", W, (2,), "(out_features, in_features)")
-        if W.shape[1] != x.shape[1]:
+        if W.shape[1] != x.shape[-1]:
             raise GateInputError(
-                f"{self.name}: input 'W' has shape {shape_str(W.shape)}; expected (out, {x.shape[1]}) "
+                f"{self.name}: input 'W' has shape {shape_str(W.shape)}; expected (out, {x.shape[-1]}) "
                 f"to match x's features (x has shape {shape_str(x.shape)})"
             )
         if b.shape != (W.shape[0],):
             raise GateInputError(
                 f"{self.name}: input 'b' has shape {shape_str(b.shape)}; expected ({W.shape[0]},)"
             )
-        self.x, self.W = x, W
-        out = x @ W.T
+        rows = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+        self.save(rows=rows, x_shape=x.shape, W=W)
+        out = rows @ W.T
         out += b
-        return out
+        return out if x.ndim == 2 else out.reshape(*x.shape[:-1], W.shape[0])
+
+    def batches_over_rows(self, rows, shapes) -> bool:
+        return rows == (True, False, False) and len(shapes[0]) >= 2
 
     def backward(self, g: np.ndarray) -> tuple:
-        return g @ self.W, outer_sum(g, self.x), g.sum(axis=0)
+        s = self.saved
+        g_rows = g if g.ndim == 2 else g.reshape(-1, s.W.shape[0])
+        dx = g_rows @ s.W
+        return dx if g.ndim == 2 else dx.reshape(s.x_shape), outer_sum(g_rows, s.rows), g_rows.sum(axis=0)
 
 
 class AddGate(Gate):
@@ -86,11 +98,15 @@ class AddGate(Gate):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         check_floats(self.name, a=a, b=b)
         broadcast_to_larger(self.name, a, b)
-        self.shapes = (a.shape, b.shape)
+        self.save(shapes=(a.shape, b.shape))
         return np.asarray(a + b)
 
+    def batches_over_rows(self, rows, shapes) -> bool:
+        return elementwise_over_rows(rows, shapes)
+
     def backward(self, g: np.ndarray) -> tuple:
-        return unbroadcast(g, self.shapes[0]), unbroadcast(g, self.shapes[1])
+        a_shape, b_shape = self.saved.shapes
+        return unbroadcast(g, a_shape), unbroadcast(g, b_shape)
 
 
 class SubtractGate(Gate):
@@ -99,11 +115,15 @@ class SubtractGate(Gate):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         check_floats(self.name, a=a, b=b)
         broadcast_to_larger(self.name, a, b)
-        self.shapes = (a.shape, b.shape)
+        self.save(shapes=(a.shape, b.shape))
         return np.asarray(a - b)
 
+    def batches_over_rows(self, rows, shapes) -> bool:
+        return elementwise_over_rows(rows, shapes)
+
     def backward(self, g: np.ndarray) -> tuple:
-        return unbroadcast(g, self.shapes[0]), unbroadcast(-g, self.shapes[1], copy=False)
+        a_shape, b_shape = self.saved.shapes
+        return unbroadcast(g, a_shape), unbroadcast(-g, b_shape, copy=False)
 
 
 class HadamardGate(Gate):
@@ -115,11 +135,12 @@ class HadamardGate(Gate):
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         check_floats(self.name, a=a, b=b)
         broadcast_to_larger(self.name, a, b)
-        self.a, self.b = a, b
+        self.save(a=a, b=b)
         return np.asarray(a * b)
 
+    def batches_over_rows(self, rows, shapes) -> bool:
+        return elementwise_over_rows(rows, shapes)
+
     def backward(self, g: np.ndarray) -> tuple:
-        return (
-            unbroadcast(g * self.b, self.a.shape, copy=False),
-            unbroadcast(g * self.a, self.b.shape, copy=False),
-        )
+        a, b = self.saved.a, self.saved.b
+        return unbroadcast(g * b, a.shape, copy=False), unbroadcast(g * a, b.shape, copy=False)

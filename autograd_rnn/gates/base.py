@@ -1,16 +1,17 @@
 """The Gate contract and the input checks every gate shares.
 
 A gate is a differentiable primitive on plain ndarrays. One gate *instance* is one application
-(Chainer's FunctionNode, MyGrad's Operation): ``forward(*inputs)`` computes the output and keeps on
-``self`` exactly what backward needs; ``backward(grad_output)`` returns one gradient per input and
-only *reads* what forward kept, so it can be called any number of times with different upstream
-gradients (truncated BPTT look-back and gradcheck rely on that). Configuration (an axis, a
-reduction) is passed to the constructor; ``copy.copy(gate)`` of an unused gate is a fresh
-application with the same configuration.
+(Chainer's FunctionNode, MyGrad's Operation): ``forward(*inputs)`` computes the output and keeps
+exactly what backward needs in ``self.saved`` (Chainer's retained inputs and outputs);
+``backward(grad_output)`` returns one gradient per input and only *reads* ``self.saved``, so it can
+be called any number of times with different upstream gradients (truncated BPTT look-back and
+gradcheck rely on that). Configuration (an axis, a reduction) is passed to the constructor and
+kept apart from ``saved``; ``gate.fresh()`` is a new application with the same configuration.
 
 Contract, checked by :func:`autograd_rnn.gradcheck`:
 
-* ``forward(*inputs) -> ndarray`` (or a tuple of ndarrays when ``n_outputs > 1``);
+* ``forward(*inputs) -> ndarray`` (or a tuple of ndarrays when ``n_outputs > 1``), keeping what
+  backward needs with ``self.save(name=value, ...)``;
 * ``backward(grad_output) -> tuple`` with one entry per input: an array of that input's shape and
   dtype, or ``None`` for an input that is not differentiable (integer indices, masks).
   ``grad_output`` has the output's shape (a tuple of arrays when ``n_outputs > 1``);
@@ -20,15 +21,29 @@ Contract, checked by :func:`autograd_rnn.gradcheck`:
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 
 from ..errors import GateInputError, GateTypeError
 
 
+class Saved(SimpleNamespace):
+    """What one application's forward kept for its backward (arrays, shapes, flags), by name."""
+
+
 class Gate:
-    """Base class of every differentiable primitive. Subclasses set ``n_outputs`` when > 1."""
+    """Base class of every differentiable primitive. Subclasses set ``n_outputs`` when > 1.
+
+    Two places, never mixed: the **configuration** is what the constructor sets (an axis, a
+    reduction, a dropout mask) and is the same for every application; what one application's
+    forward keeps for its backward goes into ``self.saved`` through :meth:`save`, and nowhere
+    else. ``repr``, :meth:`fresh` (a new application with the same configuration) and gradcheck's
+    hygiene checks read the two places by name and never guess.
+    """
 
     n_outputs: int = 1
+    saved: Saved | None = None
 
     def forward(self, *inputs: np.ndarray):
         raise NotImplementedError
@@ -36,15 +51,61 @@ class Gate:
     def backward(self, grad_output) -> tuple:
         raise NotImplementedError
 
+    def save(self, **values) -> None:
+        """Keep ``values`` for backward (read back as ``self.saved.name``)."""
+        self.saved = Saved(**values)
+
+    def batches_over_rows(self, rows: tuple[bool, ...], shapes: tuple[tuple, ...]) -> bool:
+        """Whether one application to inputs stacked along their first axis equals stacking the
+        applications to each slice, when the inputs flagged in ``rows`` are stacked and the others
+        shared (``shapes``: the inputs' shapes in one slice). A replayed time loop then applies the
+        gate once to all its steps. False unless a gate says so."""
+        return False
+
     @property
     def name(self) -> str:
         return type(self).__name__
 
+    def config(self) -> dict:
+        """The configuration: every attribute the constructor set (everything but ``saved``)."""
+        return {k: v for k, v in vars(self).items() if k != "saved"}
+
+    def fresh(self) -> Gate:
+        """A new, unapplied gate with this one's configuration (nothing saved is carried over)."""
+        gate = object.__new__(type(self))
+        config = self.__dict__.copy()
+        config.pop("saved", None)
+        gate.__dict__ = config
+        return gate
+
+    def same_config(self, other: Gate) -> bool:
+        """Same class and equal configuration (arrays compared by dtype, shape and value)."""
+        if type(self) is not type(other):
+            return False
+        a, b = self.config(), other.config()
+        return a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)
+
     def __repr__(self) -> str:
-        config = {k: v for k, v in vars(self).items() if not isinstance(v, np.ndarray)}
-        config = {k: v for k, v in config.items() if not k.startswith("_") and k != "n_outputs"}
-        args = ", ".join(f"{k}={v!r}" for k, v in config.items())
-        return f"{self.name}({args})"
+        shown = {k: v for k, v in self.config().items() if k != "n_outputs"}
+        return f"{self.name}({', '.join(f'{k}={_short(v)}' for k, v in shown.items())})"
+
+
+def _same_value(a, b) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.dtype == b.dtype
+                and a.shape == b.shape and bool(np.array_equal(a, b)))
+    if isinstance(a, tuple | list) and isinstance(b, tuple | list):
+        return type(a) is type(b) and len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b))
+    try:
+        return type(a) is type(b) and bool(a == b)
+    except (TypeError, ValueError):
+        return a is b
+
+
+def _short(v) -> str:
+    if isinstance(v, np.ndarray):
+        return f"array(shape={shape_str(v.shape)}, dtype={v.dtype})"
+    return repr(v)
 
 
 def shape_str(shape: tuple) -> str:
@@ -75,21 +136,28 @@ def check_same_dtype(gate: str, **arrays: np.ndarray) -> None:
 
 def check_floats(gate: str, **arrays) -> None:
     """Every input a float ndarray, all of one dtype (the common case is checked first, cheaply)."""
-    it = iter(arrays.values())
-    first = next(it)
-    if type(first) is np.ndarray and first.dtype.kind == "f" and all(
-        type(a) is np.ndarray and a.dtype == first.dtype for a in it
-    ):
-        return
+    values = list(arrays.values())
+    first = values[0]
+    if type(first) is np.ndarray and first.dtype.kind == "f":
+        dtype = first.dtype
+        for a in values:
+            if type(a) is not np.ndarray or a.dtype != dtype:
+                break
+        else:
+            return
     for name, a in arrays.items():
         check_float(gate, name, a)
     check_same_dtype(gate, **arrays)
 
 
 def outer_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a.T @ b`` for 2-D ``a (k, m)``, ``b (k, n)``: the weight gradient of a batch. np.dot, which
-    numpy routes to BLAS even for k = 1, where ``@`` takes a slow path (~9x slower at k = 1)."""
-    return np.dot(a.T, b)
+    """``a.T @ b`` for 2-D ``a (k, m)``, ``b (k, n)``: the weight gradient of a batch. For contiguous
+    operands np.dot, which numpy routes to BLAS even for k = 1, where ``@`` takes a slow path (~9x
+    slower at k = 1); for strided ones ``@``, which hands the strides to BLAS where np.dot would
+    fall back to a loop (~3x slower)."""
+    if a.flags.c_contiguous and b.flags.c_contiguous:
+        return np.dot(a.T, b)
+    return a.T @ b
 
 
 def check_ndim(gate: str, arg: str, x: np.ndarray, ndims: tuple[int, ...], what: str) -> None:
@@ -104,7 +172,8 @@ def check_indices(gate: str, arg: str, idx, upper: int, what: str) -> None:
     if not isinstance(idx, np.ndarray) or idx.dtype.kind not in "iu":
         kind = idx.dtype if isinstance(idx, np.ndarray) else type(idx).__name__
         raise GateTypeError(f"{gate}: input '{arg}' has dtype {kind}; expected an integer array of {what}")
-    if idx.size and (idx.min() < 0 or idx.max() >= upper):
+    unsigned = idx.view(np.dtype(f"u{idx.dtype.itemsize}")) if idx.dtype.kind == "i" else idx
+    if idx.size and (unsigned >= upper).any():  # a negative index is a huge unsigned one: one comparison
         bad = idx[(idx < 0) | (idx >= upper)]
         where = np.argwhere((idx < 0) | (idx >= upper))[0]
         raise GateInputError(
@@ -141,7 +210,16 @@ def unbroadcast(grad: np.ndarray, shape: tuple, copy: bool = True) -> np.ndarray
     if grad.shape == shape:
         return np.array(grad, copy=True) if copy else np.asarray(grad)
     extra = grad.ndim - len(shape)
-    axes = tuple(range(extra)) + tuple(
-        extra + i for i, s in enumerate(shape) if s == 1 and grad.shape[extra + i] != 1
-    )
+    stretched = tuple(extra + i for i, s in enumerate(shape) if s == 1 and grad.shape[extra + i] != 1)
+    axes = tuple(range(extra)) + stretched
     return np.asarray(grad.sum(axis=axes)).reshape(shape)
+
+
+def elementwise_over_rows(rows: tuple[bool, ...], shapes: tuple[tuple, ...]) -> bool:
+    """For an elementwise gate: the stacked inputs have one shape, and a shared one broadcasts
+    along the rows (fewer axes, or a leading axis of 1)."""
+    stacked = [s for r, s in zip(rows, shapes) if r]
+    if not stacked or any(s != stacked[0] or not s for s in stacked):
+        return False
+    return all(len(s) < len(stacked[0]) or (len(s) == len(stacked[0]) and s[0] == 1)
+               for r, s in zip(rows, shapes) if not r)

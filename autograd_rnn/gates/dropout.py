@@ -34,11 +34,9 @@ class Dropout(Gate):
                 f"{self.name}: input 'x' has shape {shape_str(x.shape)}; expected the mask's shape "
                 f"{shape_str(self.mask.shape)}"
             )
-        self.m = self.mask.astype(x.dtype, copy=False)
-        return np.asarray(x * self.m)
+        m = self.mask.astype(x.dtype, copy=False)
+        self.save(m=m)
+        return np.asarray(x * m)
 
     def backward(self, g: np.ndarray) -> tuple:
-        return (np.asarray(g * self.m),)
-
-    def __repr__(self) -> str:
-        return f"Dropout(mask of shape {shape_str(self.mask.shape)})"
+        return (np.asarray(g * self.saved.m),)

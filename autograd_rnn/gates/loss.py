@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import GateInputError
+from ..errors import GateInputError, NonFiniteError
 from .base import Gate, check_float, check_indices, check_ndim, shape_str
 
 
@@ -61,16 +61,15 @@ class SoftmaxCrossEntropy(Gate):
         if not np.isfinite(loss):
             bad = np.argwhere(~np.isfinite(logits))
             where = f" (first at {tuple(int(i) for i in bad[0])})" if bad.size else ""
-            raise GateInputError(f"{name}: input 'logits' holds NaN or inf{where}; expected finite scores")
+            raise NonFiniteError(f"{name}: input 'logits' holds NaN or inf{where}; expected finite scores")
         e /= s[:, None]
-        self.probs = e
-        self.targets, self.weights, self.total = safe_t, weights, total
-        self.has_mask = mask is not None
+        self.save(probs=e, targets=safe_t, weights=weights, total=total, has_mask=mask is not None)
         return np.asarray(loss, dtype=logits.dtype)
 
     def backward(self, g) -> tuple:
-        n = self.probs.shape[0]
-        d = self.probs.copy()
-        d[np.arange(n), self.targets] -= 1
-        d *= (self.weights * (np.asarray(g, d.dtype) / self.total))[:, None]
-        return (d, None, None) if self.has_mask else (d, None)
+        s = self.saved
+        n = s.probs.shape[0]
+        d = s.probs.copy()
+        d[np.arange(n), s.targets] -= 1
+        d *= (s.weights * (np.asarray(g, d.dtype) / s.total))[:, None]
+        return (d, None, None) if s.has_mask else (d, None)

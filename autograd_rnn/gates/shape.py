@@ -9,6 +9,14 @@ from ..errors import GateInputError, GateTypeError
 from .base import Gate, check_float, shape_str
 
 
+def check_pieces(gate: str, xs: tuple) -> None:
+    """At least one input, each a float ndarray (the inputs of Concat and Stack)."""
+    if not xs:
+        raise GateInputError(f"{gate}: got no inputs; expected at least one array")
+    for i, x in enumerate(xs):
+        check_float(gate, f"xs[{i}]", x)
+
+
 class Concat(Gate):
     """``out = concatenate(xs, axis)``. Backward: ``g`` split back into pieces of the input sizes."""
 
@@ -16,10 +24,8 @@ class Concat(Gate):
         self.axis = axis
 
     def forward(self, *xs: np.ndarray) -> np.ndarray:
-        if not xs:
-            raise GateInputError(f"{self.name}: got no inputs; expected at least one array")
+        check_pieces(self.name, xs)
         for i, x in enumerate(xs):
-            check_float(self.name, f"xs[{i}]", x)
             if x.ndim == 0:
                 raise GateInputError(f"{self.name}: input 'xs[{i}]' is 0-d; expected arrays with an axis {self.axis}")
         ref = xs[0]
@@ -32,11 +38,14 @@ class Concat(Gate):
                 )
             if x.dtype != ref.dtype:
                 raise GateTypeError(f"{self.name}: input 'xs[{i}]' has dtype {x.dtype}; expected {ref.dtype}")
-        self.splits = np.cumsum([x.shape[ax] for x in xs])[:-1]
+        self.save(splits=np.cumsum([x.shape[ax] for x in xs])[:-1], axis=ax)
         return np.concatenate(xs, axis=ax)
 
+    def batches_over_rows(self, rows, shapes) -> bool:
+        return all(rows) and len(shapes[0]) >= 2 and self.axis % len(shapes[0]) != 0
+
     def backward(self, g: np.ndarray) -> tuple:
-        return tuple(p.copy() for p in np.split(g, self.splits, axis=self.axis))
+        return tuple(p.copy() for p in np.split(g, self.saved.splits, axis=self.saved.axis))
 
 
 class Split(Gate):
@@ -59,16 +68,22 @@ class Split(Gate):
                     f"{self.name}: input 'x' has size {n} along axis {self.axis}; expected a multiple "
                     f"of sections={self.sections}"
                 )
-            cuts = np.arange(1, self.sections) * (n // self.sections)
+            size = n // self.sections
+            bounds = [(k * size, (k + 1) * size) for k in range(self.sections)]
         else:
             if sum(self.sections) != n or min(self.sections) < 1:
                 raise GateInputError(
                     f"{self.name}: sizes {list(self.sections)} sum to {sum(self.sections)}; expected "
                     f"positive sizes summing to x's size {n} along axis {self.axis}"
                 )
-            cuts = np.cumsum(self.sections)[:-1]
-        parts = tuple(np.split(x, cuts, axis=self.axis))
+            ends = np.cumsum(self.sections).tolist()
+            bounds = list(zip([0, *ends[:-1]], ends))
+        lead = (slice(None),) * (self.axis % x.ndim)
+        parts = tuple(x[(*lead, slice(a, b))] for a, b in bounds)
         return parts if self.n_outputs > 1 else parts[0]
+
+    def batches_over_rows(self, rows, shapes) -> bool:
+        return rows == (True,) and len(shapes[0]) >= 2 and self.axis % len(shapes[0]) != 0
 
     def backward(self, gs) -> tuple:
         gs = gs if self.n_outputs > 1 else (gs,)
@@ -93,11 +108,11 @@ class Index(Gate):
             raise GateInputError(
                 f"{self.name}: key {self.key!r} is out of range for x of shape {shape_str(x.shape)}: {e}"
             ) from None
-        self.shape, self.dtype = x.shape, x.dtype
+        self.save(shape=x.shape, dtype=x.dtype)
         return np.array(out, copy=True)
 
     def backward(self, g: np.ndarray) -> tuple:
-        dx = np.zeros(self.shape, self.dtype)
+        dx = np.zeros(self.saved.shape, self.saved.dtype)
         np.add.at(dx, self.key, g)
         return (dx,)
 
@@ -110,10 +125,8 @@ class Stack(Gate):
         self.axis = axis
 
     def forward(self, *xs: np.ndarray) -> np.ndarray:
-        if not xs:
-            raise GateInputError(f"{self.name}: got no inputs; expected at least one array")
+        check_pieces(self.name, xs)
         for i, x in enumerate(xs):
-            check_float(self.name, f"xs[{i}]", x)
             if x.dtype != xs[0].dtype:
                 raise GateTypeError(f"{self.name}: input 'xs[{i}]' has dtype {x.dtype}; expected {xs[0].dtype}")
             if x.shape != xs[0].shape:
@@ -121,11 +134,11 @@ class Stack(Gate):
                     f"{self.name}: input 'xs[{i}]' is {x.dtype} {shape_str(x.shape)}; expected "
                     f"{xs[0].dtype} {shape_str(xs[0].shape)} like xs[0]"
                 )
-        self.n = len(xs)
+        self.save(n=len(xs))
         return np.stack(xs, axis=self.axis)
 
     def backward(self, g: np.ndarray) -> tuple:
-        return tuple(np.asarray(np.take(g, i, axis=self.axis)) for i in range(self.n))
+        return tuple(np.asarray(np.take(g, i, axis=self.axis)) for i in range(self.saved.n))
 
 
 class Reshape(Gate):
@@ -143,11 +156,11 @@ class Reshape(Gate):
                 f"{self.name}: input 'x' of shape {shape_str(x.shape)} ({x.size} values) cannot be "
                 f"reshaped to {self.shape}"
             ) from None
-        self.in_shape = x.shape
+        self.save(in_shape=x.shape)
         return out
 
     def backward(self, g: np.ndarray) -> tuple:
-        return (g.reshape(self.in_shape).copy(),)
+        return (g.reshape(self.saved.in_shape).copy(),)
 
 
 class Transpose(Gate):
@@ -159,11 +172,12 @@ class Transpose(Gate):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_float(self.name, "x", x)
-        self.perm = tuple(a % x.ndim for a in self.axes) if self.axes is not None else tuple(reversed(range(x.ndim)))
-        return x.transpose(self.perm)
+        perm = tuple(a % x.ndim for a in self.axes) if self.axes is not None else tuple(reversed(range(x.ndim)))
+        self.save(perm=perm)
+        return x.transpose(perm)
 
     def backward(self, g: np.ndarray) -> tuple:
-        return (g.transpose(np.argsort(self.perm)).copy(),)
+        return (g.transpose(np.argsort(self.saved.perm)).copy(),)
 
 
 class Sum(Gate):
@@ -175,10 +189,10 @@ class Sum(Gate):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_float(self.name, "x", x)
-        self.shape = x.shape
+        self.save(shape=x.shape)
         return np.asarray(x.sum(axis=self.axis, keepdims=self.keepdims))
 
     def backward(self, g: np.ndarray) -> tuple:
         if self.axis is not None and not self.keepdims:
             g = np.expand_dims(g, self.axis)
-        return (np.broadcast_to(g, self.shape).copy(),)
+        return (np.broadcast_to(g, self.saved.shape).copy(),)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..graph import Tensor, no_grad, softmax_cross_entropy
-from ..nodes import Embedding, Linear, Node, Recurrent, cell_class
-from ..nodes.node import as_rng
-from ..sequence import detach_state
-from ..truncation import Truncation
+from ..errors import GateInputError
+from ..gates.base import check_indices
+from ..graph import Tensor, embedding, linear, softmax_cross_entropy
+from ..init import as_rng
+from ..nodes import Embedding, Linear, Node, cell_class, cell_name
+from ..sequence import Recurrent, Truncation, detach_state
 
 
 class LanguageModel(Node):
@@ -27,6 +28,14 @@ class LanguageModel(Node):
         class). truncation: BPTT policy of every layer. dtype: float32 for speed, float64 for
         checks. rng: seed or Generator for the initialisation and for dropout. fused: use the
         built-in cells' fused kernels (False runs the composed reference, as a custom cell would).
+        cell_options: passed to every layer's cell constructor.
+
+    **Projected embeddings.** When the first layer runs a fused kernel, its input projection
+    ``e W_ih^T + b_ih`` of an embedding row ``e`` depends only on the token. A batch with at
+    least as many tokens as the vocabulary then projects the embedding table once,
+    ``P = E W_ih^T + b_ih`` (V rows instead of T*B), and looks the rows of ``P`` up: the same
+    function through the same gates (``LinearGate``, ``EmbeddingGate``), three large matrix
+    products fewer per step.
 
     The tutorial's names: ``U`` is the first layer's ``weight_ih`` (with ``one_hot=True``), ``W`` its
     ``weight_hh``, ``V`` the projection's ``weight``.
@@ -34,7 +43,7 @@ class LanguageModel(Node):
 
     def __init__(self, vocab_size: int, cell="lstm", embed_size: int = 64, hidden_size: int = 128, layers: int = 1,
                  dropout: float = 0.0, one_hot: bool = False, truncation: Truncation | str | None = None,
-                 dtype=np.float32, rng=None, fused: bool = True, **cell_kwargs):
+                 dtype=np.float32, rng=None, fused: bool = True, **cell_options):
         super().__init__(dtype)
         rng = as_rng(rng)
         if vocab_size < 1:
@@ -45,16 +54,16 @@ class LanguageModel(Node):
         if not one_hot:
             self.embedding = Embedding(vocab_size, embed_size, dtype=dtype, rng=rng)
         self.rnn = Recurrent(self.cell_type, self.embed_size, hidden_size, layers=layers, dropout=dropout,
-                             truncation=truncation, dtype=dtype, rng=rng, fused=fused, **cell_kwargs)
+                             truncation=truncation, dtype=dtype, rng=rng, fused=fused, **cell_options)
         self.proj = Linear(hidden_size, vocab_size, dtype=dtype, rng=rng)
         self.hidden_size, self.layers, self.p_drop = hidden_size, layers, dropout
 
     def config(self) -> dict:
         """What rebuilds this model (saved in checkpoints)."""
-        name = {v: k for k, v in {"rnn": "RNNLayer", "lstm": "LSTMLayer", "gru": "GRULayer"}.items()}
+        cls = self.cell_type
         return {
             "vocab_size": self.vocab_size,
-            "cell": name.get(self.cell_type.__name__, f"{self.cell_type.__module__}:{self.cell_type.__qualname__}"),
+            "cell": cell_name(cls) or f"{cls.__module__}:{cls.__qualname__}",
             "embed_size": self.embed_size if not self.one_hot else 0,
             "hidden_size": self.hidden_size,
             "layers": self.layers,
@@ -63,19 +72,35 @@ class LanguageModel(Node):
             "dtype": str(self.dtype),
         }
 
-    def embed(self, tokens: np.ndarray) -> Tensor:
+    def check_tokens(self, tokens) -> np.ndarray:
+        """``tokens`` as an integer array of shape (T, batch); the ids' range is checked where they
+        are looked up (the embedding gate, or :meth:`embed` with ``one_hot``)."""
         tokens = np.asarray(tokens)
+        if tokens.dtype.kind not in "iu":
+            raise GateInputError(f"LanguageModel: tokens have dtype {tokens.dtype}; expected integer token ids")
+        if tokens.ndim != 2 or 0 in tokens.shape:
+            raise GateInputError(f"LanguageModel: tokens have shape {tokens.shape}; expected (T, batch), both >= 1")
+        return tokens
+
+    def embed(self, tokens: np.ndarray) -> Tensor:
+        """``tokens (T, B)`` -> the first layer's inputs ``(T, B, E)`` (one-hot rows with ``one_hot``)."""
         if self.one_hot:
-            if tokens.size and (tokens.min() < 0 or tokens.max() >= self.vocab_size):
-                raise ValueError(f"LanguageModel: token ids must be in [0, {self.vocab_size})")
+            check_indices("LanguageModel", "tokens", tokens, self.vocab_size, "token ids")
             x = np.zeros((*tokens.shape, self.vocab_size), self.dtype)
             np.put_along_axis(x, tokens[..., None], 1, axis=-1)
             return Tensor(x)
         return self.embedding(tokens)
 
     def forward(self, tokens: np.ndarray, state: list | None = None):
-        """``tokens (T, B)`` ints -> ``(logits (T, B, V), state)``; ``state`` one entry per layer."""
-        hs, state = self.rnn(self.embed(tokens), state)
+        """``tokens (T, B)`` ints -> ``(logits (T, B, V), state)``; ``state`` one entry per layer.
+        The one inference path: training, evaluation and sampling all come through here."""
+        tokens = self.check_tokens(tokens)
+        first = self.rnn.sequences()[0].input_projection()
+        if first is not None and not self.one_hot and self.vocab_size <= tokens.size:
+            table = linear(self.embedding.weight, *first)
+            hs, state = self.rnn(embedding(table, tokens), state, projected=True)
+        else:
+            hs, state = self.rnn(self.embed(tokens), state)
         return self.proj(hs), state
 
     def loss(self, inputs: np.ndarray, targets: np.ndarray, mask: np.ndarray | None = None,
@@ -91,18 +116,6 @@ class LanguageModel(Node):
     @staticmethod
     def detach(state):
         return None if state is None else [detach_state(s) for s in state]
-
-    @no_grad()
-    def step_logits(self, token: np.ndarray, state: list | None):
-        """One step for sampling: ``token (B,)`` -> ``(logits (B, V) array, state)``, fused cells."""
-        x = self.embed(np.asarray(token)[None])[0] if not self.one_hot else self.embed(np.asarray(token))
-        new_state = []
-        h = x
-        for k, seq in enumerate(self.rnn.sequences()):
-            s = seq.cell.step_fused(h, None if state is None else state[k])
-            new_state.append(s)
-            h = s[0] if isinstance(s, tuple) else s
-        return self.proj(h).data, new_state
 
     def extra_repr(self) -> str:
         return f"vocab_size={self.vocab_size}, cell={self.cell_type.__name__}"

@@ -5,8 +5,29 @@ from .gru import GRULayer
 from .linear import Embedding, Linear
 from .lstm import LSTMLayer
 from .node import Node
-from .recurrent import CELLS, Recurrent, cell_class
 from .rnn import RNNLayer
+
+CELLS: dict[str, type] = {"rnn": RNNLayer, "lstm": LSTMLayer, "gru": GRULayer}
+"""The built-in cells by name: the one list the language model, the command line, checkpoints,
+the PyTorch bridge and the bench read."""
+
+
+def cell_class(cell) -> type:
+    """``"rnn"``, ``"lstm"``, ``"gru"`` (see :data:`CELLS`) or a Cell subclass."""
+    if isinstance(cell, str):
+        try:
+            return CELLS[cell.lower()]
+        except KeyError:
+            raise ValueError(f"cell={cell!r}; expected one of {sorted(CELLS)} or a Cell subclass") from None
+    if isinstance(cell, type) and issubclass(cell, Cell):
+        return cell
+    raise TypeError(f"cell={cell!r}; expected one of {sorted(CELLS)} or a Cell subclass")
+
+
+def cell_name(cls: type) -> str | None:
+    """The built-in name of exactly ``cls`` (a subclass has none), or None."""
+    return next((name for name, c in CELLS.items() if c is cls), None)
+
 
 __all__ = [
     "Node",
@@ -17,7 +38,7 @@ __all__ = [
     "RNNLayer",
     "LSTMLayer",
     "GRULayer",
-    "Recurrent",
     "CELLS",
     "cell_class",
+    "cell_name",
 ]

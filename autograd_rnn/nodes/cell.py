@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..graph import Tensor, apply
-from .node import Node, as_rng
+from ..graph import Tensor
+from ..init import as_rng
+from .node import Node
 
 
 class Cell(Node):
@@ -13,8 +14,9 @@ class Cell(Node):
     ``input_size``, ``hidden_size`` and ``n_state`` (1 for a state ``h``, 2 for ``(h, c)``, ...).
 
     The state is a Tensor, or a tuple of Tensors whose first element is the output ``h_t``.
-    A built-in cell may also name a fused sequence gate (``fused_gate``) and a fused step gate
-    (``fused_step_gate``); :class:`~autograd_rnn.sequence.Sequence` uses them unless told not to.
+    A cell knows nothing of how it is run: :class:`~autograd_rnn.sequence.Sequence` unrolls
+    ``step``, or, for a class listed in the sequence layer's table of fused kernels (the exact
+    built-in classes), runs that kernel instead.
 
     ``static_step = True`` declares that ``step`` builds the same graph at every time step (no
     Python control flow on data or on the time step, no randomness); the composed path then
@@ -23,8 +25,6 @@ class Cell(Node):
 
     n_state = 1
     static_step = False
-    fused_gate: type | None = None
-    fused_step_gate: type | None = None
 
     def __init__(self, input_size: int, hidden_size: int, dtype=np.float64):
         super().__init__(dtype)
@@ -43,34 +43,12 @@ class Cell(Node):
             state = self.initial_state(x.shape[0])
         return self.step(x, state)
 
-    def fused_config(self) -> dict:
-        return {}
-
     @classmethod
     def step_is_static(cls) -> bool:
         """``static_step`` as declared next to the ``step`` in use: a subclass that overrides
         ``step`` must declare it again."""
         owner = next(c for c in cls.__mro__ if "static_step" in c.__dict__)
         return bool(owner.static_step) and cls.step is owner.step
-
-    @classmethod
-    def fused_applies(cls) -> bool:
-        """True when the fused gates compute this class's ``step``: a subclass that overrides
-        ``step`` without naming fused gates of its own runs the composed path, never a stale
-        fused one."""
-        if cls.fused_gate is None:
-            return False
-        owner = next(c for c in cls.__mro__ if "fused_gate" in c.__dict__)
-        return cls.step is owner.step
-
-    def step_fused(self, x: Tensor, state=None):
-        """One step through the fused step gate (the same function as ``step``; faster)."""
-        if self.fused_step_gate is None or not self.fused_applies():
-            return self.forward(x, state)
-        if state is None:
-            state = self.initial_state(x.shape[0])
-        states = state if isinstance(state, tuple) else (state,)
-        return apply(self.fused_step_gate(**self.fused_config()), x, *states, *self.parameters().values())
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}"

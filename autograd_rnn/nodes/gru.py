@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..graph import Tensor, linear
-from ..kernels.gru import GRUCellGate, GRUSequenceGate
 from .cell import TorchLikeCell
 
 
@@ -19,9 +18,7 @@ class GRULayer(TorchLikeCell):
     """
 
     gates = 3
-    fused_gate = GRUSequenceGate
     static_step = True
-    fused_step_gate = GRUCellGate
 
     def step(self, x: Tensor, h: Tensor) -> Tensor:
         ir, iz, in_ = linear(x, self.weight_ih, self.bias_ih).split(3)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph import Tensor, embedding, linear
-from .node import Node, as_rng
+from ..init import as_rng
+from .node import Node
 
 
 class Linear(Node):
@@ -21,10 +22,7 @@ class Linear(Node):
         self.parameter("bias", rng.uniform(-k, k, out_features))
 
     def forward(self, x: Tensor) -> Tensor:
-        if x.ndim == 2:
-            return linear(x, self.weight, self.bias)
-        lead = x.shape[:-1]
-        return linear(x.reshape(-1, x.shape[-1]), self.weight, self.bias).reshape(*lead, self.out_features)
+        return linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}"

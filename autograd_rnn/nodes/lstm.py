@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..graph import Tensor, linear
-from ..kernels.lstm import LSTMCellGate, LSTMSequenceGate
 from .cell import TorchLikeCell
 
 
@@ -19,9 +18,7 @@ class LSTMLayer(TorchLikeCell):
 
     gates = 4
     n_state = 2
-    fused_gate = LSTMSequenceGate
     static_step = True
-    fused_step_gate = LSTMCellGate
 
     def step(self, x: Tensor, state: tuple) -> tuple:
         h, c = state

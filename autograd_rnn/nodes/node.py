@@ -10,12 +10,6 @@ from ..graph import Parameter, Tensor
 
 DTYPES = (np.float32, np.float64)
 
-
-def as_rng(rng) -> np.random.Generator:
-    """A numpy Generator from None, a seed, or a Generator."""
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-
-
 def check_dtype(owner: str, dtype) -> np.dtype:
     dt = np.dtype(dtype)
     if dt not in DTYPES:
@@ -29,7 +23,8 @@ class Node:
     Assigning a Parameter or a Node to an attribute registers it; ``parameters()`` lists them by
     dotted name (own parameters first, in assignment order, then children's), ``state_dict`` and
     ``load_state_dict`` move plain numpy arrays in and out. The dtype (float32 or float64) is set
-    once for the node and its children.
+    once for the node and its children. ``structure`` counts the assignments to the node's
+    attributes, so a decision that depends on them (which kernel runs a cell) can be cached.
     """
 
     def __init__(self, dtype=np.float64):
@@ -37,6 +32,7 @@ class Node:
         object.__setattr__(self, "_children", {})
         object.__setattr__(self, "dtype", check_dtype(type(self).__name__, dtype))
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "structure", 0)
 
     def __setattr__(self, name: str, value) -> None:
         if "_params" not in self.__dict__:
@@ -55,6 +51,7 @@ class Node:
         elif isinstance(value, Node):
             self._children[name] = value
         object.__setattr__(self, name, value)
+        object.__setattr__(self, "structure", self.structure + 1)
 
     def parameter(self, name: str, data: np.ndarray) -> Parameter:
         """Create, register and return a parameter of the node's dtype."""
@@ -68,6 +65,14 @@ class Node:
             for pname, p in child.parameters().items():
                 out[f"{cname}.{pname}"] = p
         return out
+
+    def resolve(self, name: str) -> Tensor:
+        """The tensor at dotted ``name`` now: the parameter, or what :meth:`substituted` put there."""
+        *path, attr = name.split(".")
+        owner = self
+        for part in path:
+            owner = owner._children[part]
+        return owner.__dict__[attr]
 
     def n_parameters(self) -> int:
         return sum(p.size for p in self.parameters().values())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph import Tensor, linear
-from ..kernels.rnn import RNNCellGate, RNNSequenceGate
 from .cell import TorchLikeCell
 
 
@@ -25,9 +24,7 @@ class RNNLayer(TorchLikeCell):
     """
 
     gates = 1
-    fused_gate = RNNSequenceGate
     static_step = True
-    fused_step_gate = RNNCellGate
 
     def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "tanh", dtype=np.float64, rng=None):
         if nonlinearity not in ("tanh", "relu"):
@@ -38,9 +35,6 @@ class RNNLayer(TorchLikeCell):
     def step(self, x: Tensor, h: Tensor) -> Tensor:
         a = linear(x, self.weight_ih, self.bias_ih) + linear(h, self.weight_hh, self.bias_hh)
         return a.tanh() if self.nonlinearity == "tanh" else a.relu()
-
-    def fused_config(self) -> dict:
-        return {"nonlinearity": self.nonlinearity}
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}, nonlinearity={self.nonlinearity!r}"

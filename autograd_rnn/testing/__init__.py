@@ -5,6 +5,7 @@ The generator registry needs only numpy; the hypothesis parts (``cases``, ``floa
 ``property_check``, ``find_failure``) need hypothesis, installed with ``autograd_rnn[dev]``.
 """
 
+from . import builtin, recurrent  # noqa: F401  (registers the built-in gates' input generators)
 from .registry import (
     Draw,
     GateCase,

@@ -25,9 +25,11 @@ def _linear(d: Draw) -> GateCase:
 
 
 def _broadcast_pair(d: Draw) -> tuple:
-    shape = tuple(d.integers(1, 4) for _ in range(d.integers(0, 2)))
-    small = d.sampled_from([shape, shape[1:], tuple(1 if i == 0 else s for i, s in enumerate(shape)), ()])
-    pair = (d.floats(shape), d.floats(small))
+    """A full shape of 0 to 4 axes and one that broadcasts onto it: some leading axes dropped, any
+    of the rest set to 1 (in either order of the two inputs)."""
+    shape = tuple(d.integers(1, 3) for _ in range(d.integers(0, 4)))
+    small = [1 if d.booleans() else s for s in shape[d.integers(0, len(shape)):]]
+    pair = (d.floats(shape), d.floats(tuple(small)))
     return pair if d.booleans() else pair[::-1]
 
 

@@ -5,10 +5,12 @@ Needs hypothesis (``pip install "autograd_rnn[dev]"``)."""
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import NoSuchExample
 from hypothesis.extra import numpy as hnp
 
+from ..errors import GradcheckError
 from ..gradcheck import GradcheckReport, gradcheck
 from .registry import Draw, GateCase, case_function
 
@@ -91,11 +93,6 @@ def find_failure(subject, strategy: st.SearchStrategy | None = None, *, dtype=np
 
     ``subject`` and ``strategy`` as in :func:`property_check`; the result is always a GateCase.
     """
-    from hypothesis import find
-    from hypothesis.errors import NoSuchExample
-
-    from ..errors import GradcheckError
-
     if strategy is not None:
         strat = strategy.map(lambda inputs: GateCase(subject, tuple(inputs)))
     else:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import Vocabulary
-from .models import LanguageModel
+from ..data import Vocabulary
+from ..graph import no_grad
+from ..init import as_rng
+from .language_model import LanguageModel
 
 
 def sample_ids(model: LanguageModel, prime: np.ndarray, length: int, temperature: float = 1.0,
@@ -13,8 +15,9 @@ def sample_ids(model: LanguageModel, prime: np.ndarray, length: int, temperature
     """Feed ``prime (n,)`` ids through the model, then draw ``length`` ids one at a time.
 
     ``p(next) = softmax(logits / temperature)`` restricted to the ``top_k`` most likely ids
-    (temperature -> 0 approaches greedy decoding); stops early at ``stop_id``. Batch 1, fused
-    single-step gates, no graph recorded.
+    (temperature -> 0 approaches greedy decoding); stops early at ``stop_id``. Batch 1, no graph
+    recorded; every step is the model's own ``forward`` (the prime as one sequence, then one token
+    at a time), so sampling sees exactly the function that was trained.
     """
     if length < 0:
         raise ValueError(f"sample: length={length}; expected >= 0")
@@ -22,26 +25,27 @@ def sample_ids(model: LanguageModel, prime: np.ndarray, length: int, temperature
         raise ValueError(f"sample: temperature={temperature}; expected > 0")
     if top_k is not None and top_k < 1:
         raise ValueError(f"sample: top_k={top_k}; expected >= 1 (or None for no limit)")
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = as_rng(rng)
     was_training = model.training
     model.eval()
     try:
-        step = _FastStep(model) if _FastStep.supports(model) else model.step_logits
-        state = None
-        prime = np.asarray(prime, dtype=np.int64).reshape(-1)
-        logits = np.zeros(model.vocab_size)
-        for token in prime:
-            logits, state = step(np.array([token]), state)
-            logits = logits[0]
-        out = []
-        for _ in range(length):
-            nxt = _draw(logits, temperature, top_k, rng)
-            if stop_id is not None and nxt == stop_id:
-                break
-            out.append(nxt)
-            logits, state = step(np.array([nxt]), state)
-            logits = logits[0]
-        return np.asarray(out, dtype=np.int64)
+        with no_grad():
+            state = None
+            prime = np.asarray(prime, dtype=np.int64).reshape(-1)
+            logits = np.zeros(model.vocab_size)
+            if prime.size:
+                out, state = model(prime[:, None], state)
+                logits = out.data[-1, 0]
+            ids = []
+            for i in range(length):
+                nxt = _draw(logits, temperature, top_k, rng)
+                if stop_id is not None and nxt == stop_id:
+                    break
+                ids.append(nxt)
+                if i + 1 < length:
+                    out, state = model(np.array([[nxt]]), state)
+                    logits = out.data[0, 0]
+        return np.asarray(ids, dtype=np.int64)
     finally:
         model.train(was_training)
 
@@ -55,44 +59,6 @@ def _draw(logits: np.ndarray, temperature: float, top_k: int | None, rng: np.ran
     p = np.exp(z - z.max())
     cdf = np.cumsum(p)
     return int(min(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"), z.size - 1))
-
-
-class _FastStep:
-    """One token through the model with the fused gates called on arrays directly (no Tensors);
-    the same functions as ``LanguageModel.step_logits``, which the tests check."""
-
-    @staticmethod
-    def supports(model: LanguageModel) -> bool:
-        return not model.one_hot and all(s.fused and s.cell.fused_applies() for s in model.rnn.sequences())
-
-    def __init__(self, model: LanguageModel):
-        emb = model.embedding.weight.data
-        self.layers = []
-        for seq in model.rnn.sequences():
-            cell = seq.cell
-            kernel = cell.fused_gate(**cell.fused_config()).make_kernel()
-            params = [p.data for p in cell.parameters().values()]
-            self.layers.append((kernel, params, kernel.prepare(params), cell.n_state, cell.hidden_size))
-        W_in, b_in = self.layers[0][2][:2]
-        self.table = emb @ W_in + b_in  # (V, gates * H): embedding lookup and input projection in one row
-        self.dummy = np.empty((1, 1, emb.shape[1]), emb.dtype)
-        self.W_T, self.b = model.proj.weight.data.T, model.proj.bias.data
-
-    def __call__(self, token: np.ndarray, state):
-        from .graph import no_grad
-
-        x = self.dummy
-        projected = self.table[token][None]
-        new_state = []
-        with no_grad():
-            for k, (kernel, params, prepared, n_state, hidden) in enumerate(self.layers):
-                s = state[k] if state is not None else tuple(np.zeros((1, hidden), x.dtype) for _ in range(n_state))
-                hs, finals = kernel.forward(x, s, params, prepared, projected)
-                x, projected = hs, None
-                new_state.append(finals)
-        logits = x[0] @ self.W_T
-        logits += self.b
-        return logits, new_state
 
 
 def sample_text(model: LanguageModel, vocab: Vocabulary, prime: str = "", length: int = 200,

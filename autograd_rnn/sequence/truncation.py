@@ -13,9 +13,9 @@ gradient of the final state joins step T-1).
   Blocks end at steps k1-1, 2k1-1, ... and at T-1. ``Truncated(k)`` is ``Truncated(k, k)``,
   chunked TBPTT (detach every k steps). Within one call the gradients of all blocks add up.
 
-A policy drives a *kernel* (see :mod:`autograd_rnn.kernels.base`) through
+A policy drives a *kernel* (see :mod:`autograd_rnn.sequence.kernel`) through its one backward,
 ``kernel.step_back(acc, s0, s1, dstate) -> dstate_prev``: the vector-Jacobian product of steps
-s0..s1-1 run side by side (independent chains), accumulating the weight gradients in ``acc``.
+s0..s1-1 run side by side (independent chains), accumulating the other gradients in ``acc``.
 """
 
 from __future__ import annotations
@@ -24,9 +24,15 @@ import numpy as np
 
 
 class Truncation:
-    """Base class: ``backward(kernel, acc, g_hs, g_final, monitor) -> dstate0``."""
+    """Base class: ``backward(kernel, acc, g_hs, g_final, monitor) -> dstate0``, and
+    ``window_start(t, T)``, which defines the policy: the gradient arriving at h_t (from L_t, or
+    from the final state when t = T-1) flows back through steps t, t-1, ..., window_start(t, T)
+    and stops there (the state before is a constant for it)."""
 
     def backward(self, kernel, acc, g_hs: np.ndarray, g_final: tuple, monitor=None) -> tuple:
+        raise NotImplementedError
+
+    def window_start(self, t: int, T: int) -> int:
         raise NotImplementedError
 
     def __eq__(self, other) -> bool:
@@ -36,32 +42,37 @@ class Truncation:
         return hash((type(self).__name__, tuple(sorted(vars(self).items()))))
 
 
-def _record(monitor, norms: np.ndarray) -> None:
+def _record(monitor, values: np.ndarray) -> None:
     if monitor is not None:
-        monitor(norms)
+        monitor(values)
+
+
+def norms(dH: np.ndarray) -> np.ndarray:
+    """The L2 norm of each ``dH[t]``, summed in float64: ``(T,)``."""
+    flat = dH.reshape(len(dH), -1).astype(np.float64)
+    return np.sqrt(np.einsum("ij,ij->i", flat, flat))
 
 
 class Full(Truncation):
     """The exact gradient: one backward sweep from step T-1 to step 0."""
 
     def backward(self, kernel, acc, g_hs, g_final, monitor=None) -> tuple:
-        fast = getattr(kernel, "full_backward", None)
-        if fast is not None:  # the same sweep, fused into one loop with preallocated buffers
-            d0, norms = fast(acc, g_hs, g_final)
-            _record(monitor, norms)
-            return d0
         T = len(g_hs)
-        d = list(g_final)
-        d[0] = d[0] + g_hs[T - 1]
-        norms = np.empty(T)
+        d = [np.array(g, copy=True) for g in g_final]
+        d[0] += g_hs[T - 1]
+        dH = np.empty_like(g_hs) if monitor is not None else None
         for t in range(T - 1, -1, -1):
-            norms[t] = np.linalg.norm(d[0])
-            prev = kernel.step_back(acc, t, t + 1, tuple(x[None] for x in d))
-            d = [p[0] for p in prev]
-            if t > 0:
-                d[0] = d[0] + g_hs[t - 1]
-        _record(monitor, norms)
+            if dH is not None:
+                dH[t] = d[0]
+            d = [p[0] for p in kernel.step_back(acc, t, t + 1, tuple(x[None] for x in d))]
+            if t:
+                d[0] += g_hs[t - 1]
+        if dH is not None:
+            monitor(norms(dH))
         return tuple(d)
+
+    def window_start(self, t: int, T: int) -> int:
+        return 0
 
     def __repr__(self) -> str:
         return "Full()"
@@ -89,8 +100,11 @@ class LookBack(Truncation):
             for a, p in zip(d0, prev):
                 a += p[0]
             cur = [p[1:] for p in prev]
-        _record(monitor, np.linalg.norm(total.reshape(T, -1), axis=1))
+        _record(monitor, norms(total))
         return tuple(d0)
+
+    def window_start(self, t: int, T: int) -> int:
+        return max(0, t - self.k)
 
     def __repr__(self) -> str:
         return f"LookBack({self.k})"
@@ -124,8 +138,12 @@ class Truncated(Truncation):
             if lo == 0:
                 for a, p in zip(d0, d):
                     a += p
-        _record(monitor, np.linalg.norm(total.reshape(T, -1), axis=1))
+        _record(monitor, norms(total))
         return tuple(d0)
+
+    def window_start(self, t: int, T: int) -> int:
+        end = min(T, (t // self.k1 + 1) * self.k1) - 1
+        return max(0, end - self.k2 + 1)
 
     def __repr__(self) -> str:
         return f"Truncated({self.k1}, {self.k2})"

@@ -1,0 +1,62 @@
+"""Functions of tensors that apply gates: the free-function face of the graph."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from .. import gates as G
+from ..init import as_rng
+from .tensor import Tensor, apply
+
+
+def concat(xs: Sequence[Tensor], axis: int = -1) -> Tensor:
+    return apply(G.Concat(axis), *xs)
+
+
+def stack(xs: Sequence[Tensor], axis: int = 0) -> Tensor:
+    return apply(G.Stack(axis), *xs)
+
+
+def linear(x: Tensor, W: Tensor, b: Tensor) -> Tensor:
+    """``x @ W.T + b`` as one gate (x: (batch, in), W: (out, in), b: (out,))."""
+    return apply(G.LinearGate(), x, W, b)
+
+
+def embedding(weight: Tensor, indices) -> Tensor:
+    """``weight[indices]``: rows of ``weight (V, E)`` for an integer array of any shape."""
+    return apply(G.EmbeddingGate(), weight, np.asarray(indices))
+
+
+def softmax_cross_entropy(logits: Tensor, targets, mask=None, reduction: str = "mean",
+                          ignore_index: int | None = None) -> Tensor:
+    """Scalar cross-entropy of integer ``targets (N,)`` under softmax(``logits (N, C)``)."""
+    gate = G.SoftmaxCrossEntropy(reduction, ignore_index)
+    extra = () if mask is None else (np.asarray(mask),)
+    return apply(gate, logits, np.asarray(targets), *extra)
+
+
+def dropout(x: Tensor, p: float, rng=None, training: bool = True) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest by 1/(1-p); identity when
+    ``training`` is False or p == 0. ``rng``: a Generator, a seed or None."""
+    if not training or p == 0.0:
+        return x
+    return apply(G.Dropout.sample(x.shape, p, as_rng(rng), x.dtype), x)
+
+
+def tanh(x: Tensor) -> Tensor:
+    return x.tanh()
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    return x.sigmoid()
+
+
+def relu(x: Tensor) -> Tensor:
+    return x.relu()
+
+
+def zero_grad(tensors: Iterable[Tensor]) -> None:
+    for t in tensors:
+        t.grad = None

@@ -1,0 +1,28 @@
+"""The sequence layer: truncation policies, the sequence gate and its kernels (composed for any
+cell, fused for the built-in ones, chosen from one table), ``Sequence`` and ``Recurrent``."""
+
+from .composed import ComposedKernel, Program
+from .fused import FUSED, FusedCell, fused_for, register_fused
+from .kernel import SequenceGate, StepGradients
+from .recurrent import Recurrent
+from .sequence import Sequence, detach_state
+from .truncation import Full, LookBack, Truncated, Truncation, parse_truncation
+
+__all__ = [
+    "Sequence",
+    "Recurrent",
+    "detach_state",
+    "Truncation",
+    "Full",
+    "LookBack",
+    "Truncated",
+    "parse_truncation",
+    "SequenceGate",
+    "StepGradients",
+    "ComposedKernel",
+    "Program",
+    "FUSED",
+    "FusedCell",
+    "fused_for",
+    "register_fused",
+]

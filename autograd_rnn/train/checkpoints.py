@@ -1,0 +1,71 @@
+"""Training checkpoints: what a run writes, and the model a checkpoint rebuilds."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from ..checkpoint import Checkpoint, save_checkpoint
+from ..data import Vocabulary
+from ..errors import CheckpointError, TrainingDiverged
+from ..models import LanguageModel
+from ..nodes import CELLS
+
+
+def non_finite(arrays: dict) -> list[str]:
+    """The names of the arrays that hold NaN or infinity."""
+    return [k for k, a in arrays.items() if a.dtype.kind == "f" and not np.isfinite(a).all()]
+
+
+def save_run(path: Path, run) -> None:
+    """Write ``run``'s checkpoint to ``path`` atomically, after checking that the weights and the
+    optimizer state are finite (TrainingDiverged otherwise: a diverged state is never saved)."""
+    weights, opt = run.model.state_dict(), run.optimizer.state_dict()
+    bad = non_finite(weights) + non_finite(opt["arrays"])
+    if bad:
+        raise TrainingDiverged(f"step {run.progress.step}: {', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''} "
+                               f"hold NaN or infinity; training stopped without saving. {run.last_good_text()}")
+    cfg, p = run.cfg, run.progress
+    carry = None if p.carry is None else [[part.data for part in (s if isinstance(s, tuple) else (s,))]
+                                          for s in p.carry]
+    train_config = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "stop_after"}
+    train_config["corpus"] = None if cfg.corpus is None else str(Path(cfg.corpus).resolve())
+    save_checkpoint(
+        path,
+        model=weights,
+        optimizer=opt,
+        rng_state={k: g.bit_generator.state for k, g in run.rngs.items()},
+        vocab=run.data.vocab.to_dict(),
+        config={"train": train_config, "model": run.model.config(), "corpus": run.corpus_name,
+                "corpus_sha256": run.corpus_id},
+        progress={"step": p.step, "history": p.history, "best_val": p.best_val, "carry": carry,
+                  "ema": (p.ema, p.ema_w), "total": p.total, "schedule_total": p.schedule_total,
+                  "schedule": None if run.schedule is None else run.schedule.state_dict()},
+    )
+
+
+def model_from_checkpoint(ck: Checkpoint, cells: dict | None = None) -> tuple[LanguageModel, Vocabulary]:
+    """Rebuild the model and vocabulary. A checkpoint of a custom cell names it ``module:Class``;
+    loading imports nothing it names: pass the class in ``cells`` ({"module:Class": Class}).
+    Refuses weights that hold NaN or infinity."""
+    mc = ck.config["model"]
+    model = LanguageModel(mc["vocab_size"], cell=_cell(mc["cell"], cells or {}), embed_size=mc["embed_size"] or 1,
+                          hidden_size=mc["hidden_size"], layers=mc["layers"], dropout=mc["dropout"],
+                          one_hot=mc["one_hot"], dtype=np.dtype(mc["dtype"]))
+    bad = non_finite(ck.model)
+    if bad:
+        raise CheckpointError(f"the checkpoint's weights {', '.join(bad[:3])} hold NaN or infinity (a diverged run); "
+                              f"use an earlier checkpoint")
+    model.load_state_dict(ck.model)
+    return model, Vocabulary.from_dict(ck.vocab)
+
+
+def _cell(name: str, cells: dict):
+    if name in CELLS:
+        return name
+    if name in cells:
+        return cells[name]
+    raise CheckpointError(f"checkpoint: the model uses the custom cell {name!r}; a checkpoint never makes us "
+                          f"import code, so pass the class: model_from_checkpoint(ck, cells={{{name!r}: YourCell}})")

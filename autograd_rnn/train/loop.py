@@ -1,0 +1,316 @@
+"""The training loop: data, model, optimizer, progress bar, validation, samples, checkpoints,
+loss curve, divergence guard, Ctrl-C, exact resume.
+
+``train(TrainConfig(...))`` is what ``autograd-rnn train`` runs. Every ``eval_every`` steps it
+reports the validation loss in nats and bits per token and the perplexity, prints a sample,
+writes ``last.npz`` (and ``best.npz`` when the validation loss improves) atomically, and redraws
+``loss_curve.png``. A run interrupted with Ctrl-C writes ``last.npz`` at the last completed step;
+``resume=True`` continues from it and ends with the same weights, bit for bit, as a run that was
+never interrupted (the checkpoint holds the weights, the optimizer and schedule state, the RNG
+states and, for stream batching, the hidden state carried into the next chunk).
+
+The pieces: :class:`Progress` (what changes every step), :class:`Run` (everything built from the
+config, and one training step, one report, one checkpoint), :func:`train` (the loop around them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..checkpoint import Checkpoint, load_checkpoint
+from ..data import unigram_entropy
+from ..errors import DataError, NonFiniteError, TrainingDiverged
+from ..graph import Tensor
+from ..models import LanguageModel, sample_text
+from ..optim import HalveOnIncrease, clip_grad_norm, clip_grad_value, make_optimizer, make_schedule
+from .checkpoints import save_run
+from .config import DEFAULT_CORPUS_STEPS, RESUME_OWN, TrainConfig
+from .corpus import Data, corpus_text, text_hash
+from .evaluate import evaluate_batches, nats_report
+from .plot import plot_curve
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    history: list
+    best_val: float | None
+    stopped: str
+    out: Path
+    unigram_nats: float
+
+
+def say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+@dataclass
+class Progress:
+    """What changes as a run goes: the step, the loss history, the best validation loss, the
+    state carried into the next stream chunk, the running mean of the training loss."""
+
+    total: int
+    schedule_total: int
+    step: int = 0
+    history: list = field(default_factory=list)
+    best_val: float | None = None
+    carry: list | None = None
+    ema: float = 0.0
+    ema_w: float = 0.0
+
+    def record_loss(self, value: float) -> float:
+        """Fold one step's loss into the running mean; returns the mean."""
+        self.ema_w = 0.98 * self.ema_w + 0.02
+        self.ema = 0.98 * self.ema + 0.02 * value
+        return self.ema / self.ema_w
+
+    @property
+    def train_avg(self) -> float:
+        return self.ema / self.ema_w if self.ema_w else math.nan
+
+
+class Run:
+    """Everything a training run holds, built from a config (and the checkpoint it resumes)."""
+
+    def __init__(self, cfg: TrainConfig, ck: Checkpoint | None = None):
+        self.cfg = cfg
+        self.out = Path(cfg.out)
+        self.last_path, self.best_path = self.out / "last.npz", self.out / "best.npz"
+        self.plot_path = self.out / "loss_curve.png"
+        self.text, self.corpus_name = corpus_text(cfg)
+        self.corpus_id = text_hash(self.text)
+        if ck is not None and ck.config["corpus_sha256"] != self.corpus_id:
+            raise DataError(f"--resume: the corpus {self.corpus_name} differs from the one the checkpoint was "
+                            f"trained on")
+        self.data = Data(cfg, self.text)
+        self.unigram = unigram_entropy(self.data.train_ids, len(self.data.vocab))
+        self.model = LanguageModel(len(self.data.vocab), cell=cfg.cell, embed_size=cfg.embed, hidden_size=cfg.hidden,
+                                   layers=cfg.layers, dropout=cfg.dropout, one_hot=cfg.one_hot,
+                                   truncation=cfg.truncation, dtype=np.dtype(cfg.dtype),
+                                   rng=np.random.default_rng(cfg.seed))
+        self.params = self.model.parameters()
+        self.optimizer = make_optimizer(cfg.optimizer, self.params, cfg.lr, cfg.weight_decay)
+        total = self._total(ck)
+        schedule_total = ck.progress["schedule_total"] if ck is not None else total  # fixed at the start
+        self.schedule = make_schedule(cfg.schedule, self.optimizer, schedule_total)
+        self.rngs = {"model": self.model.rnn.rng, "sample": np.random.default_rng([cfg.seed, 1])}
+        self.progress = Progress(total, schedule_total)
+        self.last_good: tuple[Path, int] | None = None
+        self.earlier = self.last_path if ck is None and self.last_path.exists() else None
+        if ck is not None:
+            self._restore(ck)
+
+    def _total(self, ck) -> int:
+        cfg = self.cfg
+        if cfg.steps is not None:
+            return cfg.steps
+        if cfg.epochs is not None:
+            return max(1, int(round(cfg.epochs * self.data.steps_per_epoch)))
+        if ck is not None:
+            return ck.progress["total"]
+        return DEFAULT_CORPUS_STEPS if cfg.corpus is None else self.data.steps_per_epoch
+
+    def _restore(self, ck: Checkpoint) -> None:
+        self.model.load_state_dict(ck.model)
+        self.optimizer.load_state_dict(ck.optimizer)
+        for k, g in self.rngs.items():
+            g.bit_generator.state = ck.rng_state[k]
+        p, saved = self.progress, ck.progress
+        p.step, p.history, p.best_val = saved["step"], saved["history"], saved["best_val"]
+        p.ema, p.ema_w = saved["ema"]
+        if self.schedule is not None and saved["schedule"] is not None:
+            self.schedule.load_state_dict(saved["schedule"])
+        if saved["carry"] is not None:
+            parts = [tuple(Tensor(np.asarray(a, self.model.dtype)) for a in layer) for layer in saved["carry"]]
+            p.carry = [s if len(s) > 1 else s[0] for s in parts]
+        self.last_good = (self.last_path, p.step)
+
+    def last_good_text(self) -> str:
+        if self.last_good is None and self.earlier is not None:
+            return (f"This run wrote no checkpoint yet; the last good checkpoint in {self.out} is {self.earlier}, "
+                    f"left from an earlier run.")
+        if self.last_good is None:
+            return "No checkpoint was written yet."
+        path, step = self.last_good
+        return f"The last good checkpoint is {path} (step {step})."
+
+    def diverged(self, what: str) -> TrainingDiverged:
+        return TrainingDiverged(f"step {self.progress.step + 1}: {what}; training stopped. {self.last_good_text()} "
+                                f"Lower --lr or set --clip.")
+
+    def train_step(self) -> tuple[float, float]:
+        """One optimizer step on the next batch; returns its loss and its number of target tokens.
+        Raises TrainingDiverged when the loss or the gradient is not finite (before anything is
+        updated)."""
+        cfg, p = self.cfg, self.progress
+        x, y, mask, fresh = self.data.batch(p.step)
+        state = None if fresh or mask is not None else p.carry
+        try:
+            loss, new_state = self.model.loss(x, y, mask, state)
+        except NonFiniteError as e:
+            raise self.diverged(f"non-finite logits ({e})") from None
+        value = loss.item()
+        if not math.isfinite(value):
+            raise self.diverged(f"the loss is {value}")
+        self.model.zero_grad()
+        loss.backward()
+        norm = clip_grad_norm(self.params, cfg.clip if cfg.clip else math.inf)
+        if not math.isfinite(norm):
+            raise self.diverged(f"the gradient norm is {norm}")
+        if cfg.clip_value:
+            clip_grad_value(self.params, cfg.clip_value)
+        self.optimizer.step()
+        if self.schedule is not None and not isinstance(self.schedule, HalveOnIncrease):
+            self.schedule.step()
+        p.carry = self.model.detach(new_state) if mask is None else None
+        p.step += 1
+        return value, float(mask.sum()) if mask is not None else float(y.size)
+
+    def report(self, write) -> None:
+        """Validate, print a sample, write the checkpoints, redraw the curve."""
+        p = self.progress
+        entry = {"step": p.step, "train": p.train_avg, "val": None}
+        if self.data.val is not None:
+            try:
+                v = evaluate_batches(self.model, self.data.val, self.cfg.eval_tokens)
+            except NonFiniteError as e:
+                raise self.diverged(f"non-finite validation logits ({e})") from None
+            if not math.isfinite(v):
+                raise self.diverged(f"the validation loss is {v}")
+            entry["val"] = v
+            msg = f"step {p.step}: train {p.train_avg:.4f}, validation {nats_report(v)}"
+            if isinstance(self.schedule, HalveOnIncrease) and self.schedule.step(v):
+                msg += f" (lr halved to {self.optimizer.lr:g})"
+        else:
+            msg = f"step {p.step}: train {p.train_avg:.4f} nats (no validation split)"
+        p.history.append(entry)
+        text = sample_text(self.model, self.data.vocab, length=self.cfg.sample_length,
+                           temperature=self.cfg.temperature, seed=self.rngs["sample"])
+        write(msg + "\n--- sample ---\n" + text.strip() + "\n--------------")
+        self.save()
+        if entry["val"] is not None and (p.best_val is None or entry["val"] < p.best_val):
+            p.best_val = entry["val"]
+            self.save(self.best_path)
+        if self.cfg.plot:
+            plot_curve(self.plot_path, p.history, self.unigram)
+
+    def save(self, path: Path | None = None) -> None:
+        path = self.last_path if path is None else path
+        save_run(path, self)
+        if path == self.last_path:
+            self.last_good = (path, self.progress.step)
+
+
+def resolve_resume(cfg: TrainConfig) -> tuple[TrainConfig, Checkpoint | None]:
+    """For ``resume=True``: the checkpoint and the config it was trained with (only the fields in
+    RESUME_OWN come from ``cfg``); otherwise ``(cfg, None)``."""
+    if not cfg.resume:
+        return cfg, None
+    last_path = Path(cfg.out) / "last.npz"
+    if not last_path.exists():
+        raise FileNotFoundError(f"--resume: no checkpoint at {last_path}; train without --resume first")
+    ck = load_checkpoint(last_path)
+    saved = ck.config["train"]
+    if cfg.corpus is not None and (saved["corpus"] is None or Path(cfg.corpus).resolve() != Path(saved["corpus"])):
+        raise DataError(f"--resume: --corpus {cfg.corpus} differs from the one the checkpoint was trained on "
+                        f"({saved['corpus'] or 'the built-in corpus'})")
+    fields = {f.name for f in dataclasses.fields(cfg)}
+    restored = {k: v for k, v in saved.items() if k in fields and k not in RESUME_OWN}
+    changed = sorted(k for k, v in restored.items() if k != "corpus" and getattr(cfg, k) != v)
+    if changed:
+        say(f"resume: every setting comes from the checkpoint (only --steps/--epochs may extend the run); "
+            f"ignoring the differing {', '.join(changed)}")
+    return dataclasses.replace(cfg, **restored), ck
+
+
+class _Interrupt:
+    """First Ctrl-C asks the loop to stop after the current step (checkpoint written); a second
+    one stops at once."""
+
+    def __init__(self):
+        self.requested = False
+
+    def __enter__(self):
+        self.prev = signal.getsignal(signal.SIGINT)
+        try:
+            signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread
+            self.prev = None
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        say("\ninterrupt: finishing this step and writing a checkpoint (Ctrl-C again to stop at once)")
+
+    def __exit__(self, *exc):
+        if self.prev is not None:
+            signal.signal(signal.SIGINT, self.prev)
+
+
+def _progress_bar(total: int, initial: int, enabled: bool):
+    if not enabled:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, mininterval=0.5, file=sys.stderr)
+
+
+def train(cfg: TrainConfig) -> TrainResult:
+    """Run (or resume) the training the config describes; see the module docstring."""
+    cfg, ck = resolve_resume(cfg)
+    Path(cfg.out).mkdir(parents=True, exist_ok=True)
+    run = Run(cfg, ck)
+    p, data = run.progress, run.data
+    if ck is not None:
+        say(f"resume: from step {p.step} of {p.total} ({run.last_path})")
+    say(f"corpus: {run.corpus_name}: {len(run.text):,} characters; {cfg.level} level, vocabulary "
+        f"{len(data.vocab):,}, {len(data.train_ids):,} training tokens, {data.steps_per_epoch:,} steps per epoch")
+    say(f"model: {run.model.cell_type.__name__} x{cfg.layers}, hidden {cfg.hidden}, {run.model.n_parameters():,} "
+        f"parameters, {cfg.dtype}; {cfg.optimizer} lr {run.optimizer.lr:g}; batch {cfg.batch} x seq_len "
+        f"{cfg.seq_len}; unigram entropy {run.unigram:.3f} nats")
+    tokens_done, t_start = 0, time.perf_counter()
+    stopped = "finished"
+    bar = _progress_bar(p.total, p.step, cfg.progress)
+
+    def write(msg: str) -> None:
+        if bar is not None:
+            bar.write(msg, file=sys.stderr)
+        else:
+            say(msg)
+
+    with _Interrupt() as interrupt:
+        while p.step < p.total:
+            value, n_tok = run.train_step()
+            tokens_done += n_tok
+            train_avg = p.record_loss(value)
+            if bar is not None:
+                rate = tokens_done / max(time.perf_counter() - t_start, 1e-9)
+                bar.set_postfix_str(f"loss {train_avg:.3f}, {rate:,.0f} tok/s", refresh=False)
+                bar.update(1)
+            if p.step % cfg.eval_every == 0 or p.step == p.total:
+                run.report(write)
+            if interrupt.requested or (cfg.stop_after is not None and p.step >= cfg.stop_after):
+                run.save()
+                stopped = "interrupted"
+                write(f"stopped at step {p.step}; checkpoint {run.last_path} (continue with --resume)")
+                break
+    if bar is not None:
+        bar.close()
+    if stopped == "finished":
+        say(f"done: {p.step} steps in {time.perf_counter() - t_start:.1f} s; checkpoints in {run.out}"
+            + (f", loss curve {run.plot_path}" if run.plot_path.exists() else ""))
+    (run.out / "history.json").write_text(json.dumps(p.history, indent=1))
+    return TrainResult(p.step, p.history, p.best_val, stopped, run.out, run.unigram)

@@ -1,6 +1,8 @@
 """autograd_rnn: a numpy computational-graph micro-framework for recurrent neural networks."""
 
-from . import gates
+from . import gates, init
+from .checkpoint import load_checkpoint
+from .data import Vocabulary
 from .errors import GateInputError, GateTypeError, GradcheckError
 from .gradcheck import GradcheckReport, gradcheck
 from .graph import (
@@ -22,14 +24,16 @@ from .graph import (
     tanh,
 )
 from .init import as_rng
-from .models import LanguageModel
+from .models import LanguageModel, sample_ids, sample_text
 from .seqcheck import gradcheck_sequence
 from .sequence import Full, LookBack, Recurrent, Sequence, Truncated, Truncation, detach_state
+from .train import TrainConfig, evaluate_batches, model_from_checkpoint, train
 
 __version__ = "0.1.0"
 
 __all__ = [
     "gates",
+    "init",
     "Sequence",
     "Recurrent",
     "Full",
@@ -38,6 +42,14 @@ __all__ = [
     "Truncation",
     "detach_state",
     "LanguageModel",
+    "Vocabulary",
+    "sample_ids",
+    "sample_text",
+    "TrainConfig",
+    "train",
+    "evaluate_batches",
+    "load_checkpoint",
+    "model_from_checkpoint",
     "GateInputError",
     "GateTypeError",
     "GradcheckError",

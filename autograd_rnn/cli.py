@@ -57,17 +57,26 @@ def add_config_options(parser: argparse.ArgumentParser, config: type) -> None:
             target = groups[meta["group"]]
         flag = meta.get("flag") or "--" + f.name.replace("_", "-")
         kind, optional = _field_kind(hints[f.name])
+        if meta.get("many"):
+            target.add_argument(flag, dest=f.name, action="append", default=None, help=meta["help"],
+                                metavar=f.name.upper())
+            continue
         if kind is bool:
             target.add_argument(flag, dest=f.name, action="store_false" if f.default else "store_true",
                                 help=meta["help"])
             continue
-        parse = _number(kind, meta.get("positive", False), optional) if kind in (int, float) else kind
+        parse = _number(kind, meta.get("positive", False), optional) if kind in (int, float) else str
         target.add_argument(flag, dest=f.name, type=parse, default=f.default, choices=meta.get("choices"),
                             help=meta["help"], metavar=None if meta.get("choices") else f.name.upper())
 
 
 def config_from_args(args: argparse.Namespace, config: type):
-    return config(**{f.name: getattr(args, f.name) for f in dataclasses.fields(config) if hasattr(args, f.name)})
+    values = {}
+    for f in dataclasses.fields(config):
+        if hasattr(args, f.name):
+            convert = f.metadata.get("convert")
+            values[f.name] = convert(getattr(args, f.name)) if convert else getattr(args, f.name)
+    return config(**values)
 
 
 def add_train(sub) -> None:
@@ -100,6 +109,12 @@ def run_train(args) -> int:
     return EXIT_INTERRUPTED if result.stopped == "interrupted" else EXIT_OK
 
 
+def add_allow_import(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-import", action="append", default=None, metavar="SOURCE",
+                   help="trust the code of a custom cell the checkpoint names: its module (or a package above "
+                   "it) or its .py file; repeat for more. Nothing is imported without it")
+
+
 def add_sample(sub) -> None:
     p = sub.add_parser("sample", help="generate text from a checkpoint",
                        description="Generate text from a trained checkpoint.",
@@ -112,6 +127,7 @@ def add_sample(sub) -> None:
                    help="sample only among the K likeliest tokens")
     p.add_argument("--length", type=int, default=500, help="tokens to generate")
     p.add_argument("--seed", type=int, default=None, help="random seed (same seed, same text)")
+    add_allow_import(p)
     p.set_defaults(run=run_sample)
 
 
@@ -120,7 +136,7 @@ def run_sample(args) -> int:
     from .models import sample_text
     from .train import model_from_checkpoint
 
-    model, vocab = model_from_checkpoint(load_checkpoint(args.checkpoint))
+    model, vocab = model_from_checkpoint(load_checkpoint(args.checkpoint), allow_import=args.allow_import or ())
     print(sample_text(model, vocab, args.prime, args.length, args.temperature, args.top_k, args.seed))
     return 0
 
@@ -134,6 +150,7 @@ def add_evaluate(sub) -> None:
     p.add_argument("--corpus", required=True, help="UTF-8 text file to evaluate on")
     p.add_argument("--batch", type=_number(int, True, False), default=16, help="parallel streams")
     p.add_argument("--seq-len", type=_number(int, True, False), default=256, help="time steps per chunk")
+    add_allow_import(p)
     p.set_defaults(run=run_evaluate)
 
 
@@ -143,7 +160,7 @@ def run_evaluate(args) -> int:
     from .train import evaluate_batches, model_from_checkpoint, nats_report
 
     ck = load_checkpoint(args.checkpoint)
-    model, vocab = model_from_checkpoint(ck)
+    model, vocab = model_from_checkpoint(ck, allow_import=args.allow_import or ())
     text = load_text(args.corpus)
     if ck.config["train"]["batching"] == "lines":
         batches = LineBatches([vocab.encode_line(line) for line in lines_of(text)], args.batch, vocab.pad_id,

@@ -15,7 +15,7 @@ Run: python examples/custom_cell.py
 import numpy as np
 
 import autograd_rnn as ar
-from autograd_rnn import as_rng
+from autograd_rnn.init import as_rng, uniform
 from autograd_rnn.nodes import Cell, Linear
 
 
@@ -25,13 +25,13 @@ class MinimalGatedUnit(Cell):
     def __init__(self, input_size: int, hidden_size: int, dtype=np.float64, rng=None):
         super().__init__(input_size, hidden_size, dtype)
         rng = as_rng(rng)
-        k = 1 / np.sqrt(hidden_size)
-        self.parameter("W_xf", rng.uniform(-k, k, (hidden_size, input_size)))
-        self.parameter("W_hf", rng.uniform(-k, k, (hidden_size, hidden_size)))
-        self.parameter("b_f", rng.uniform(-k, k, hidden_size))
-        self.parameter("W_xh", rng.uniform(-k, k, (hidden_size, input_size)))
-        self.parameter("W_hh", rng.uniform(-k, k, (hidden_size, hidden_size)))
-        self.parameter("b_h", rng.uniform(-k, k, hidden_size))
+        k = 1 / np.sqrt(hidden_size)  # PyTorch's bound for recurrent layers
+        self.parameter("W_xf", uniform((hidden_size, input_size), k, rng))
+        self.parameter("W_hf", uniform((hidden_size, hidden_size), k, rng))
+        self.parameter("b_f", uniform(hidden_size, k, rng))
+        self.parameter("W_xh", uniform((hidden_size, input_size), k, rng))
+        self.parameter("W_hh", uniform((hidden_size, hidden_size), k, rng))
+        self.parameter("b_h", uniform(hidden_size, k, rng))
 
     def step(self, x: ar.Tensor, h: ar.Tensor) -> ar.Tensor:
         f = (ar.linear(x, self.W_xf, self.b_f) + h @ self.W_hf.T).sigmoid()

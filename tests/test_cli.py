@@ -111,14 +111,15 @@ def test_gradcheck_needs_only_numpy():
 def test_train_options_are_the_config_fields():
     import dataclasses
 
-    from autograd_rnn.cli import parser
+    from autograd_rnn.cli import config_from_args, parser
     from autograd_rnn.train import TrainConfig
 
     args = parser().parse_args(["train"])
     cli = {f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get("cli", True)}
     assert cli <= set(vars(args)), cli - set(vars(args))
-    for f in dataclasses.fields(TrainConfig):
-        if f.name in cli:
-            assert getattr(args, f.name) == f.default, f.name
-    args = parser().parse_args(["train", "--no-progress", "--clip", "none", "--steps", "7", "--cell", "gru"])
-    assert (args.progress, args.clip, args.steps, args.cell) == (False, None, 7, "gru")
+    assert config_from_args(args, TrainConfig) == TrainConfig()
+    args = parser().parse_args(["train", "--no-progress", "--clip", "none", "--steps", "7", "--cell", "gru",
+                                "--cell-option", "activation=relu", "--cell-option", "k=3", "--allow-import", "m"])
+    cfg = config_from_args(args, TrainConfig)
+    assert (cfg.progress, cfg.clip, cfg.steps, cfg.cell) == (False, None, 7, "gru")
+    assert cfg.cell_options == {"activation": "relu", "k": 3} and cfg.allow_import == ["m"]

@@ -12,7 +12,7 @@ BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 
 def test_docs_exist():
     names = {p.name for p in DOCS}
-    assert {"gates.md", "testing.md", "architecture.md", "recurrent.md"} <= names
+    assert {"gates.md", "testing.md", "architecture.md", "recurrent.md", "language-model.md"} <= names
 
 
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)

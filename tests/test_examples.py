@@ -1,8 +1,13 @@
 """The examples run, and their property tests pass."""
 
 import importlib.util
+import os
 import pathlib
+import re
+import subprocess
+import sys
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 
@@ -52,8 +57,6 @@ def test_custom_cell_sequence_property(custom_cell):
 
 @pytest.fixture(scope="module")
 def sentences(tmp_path_factory):
-    import numpy as np
-
     rng = np.random.default_rng(0)
     words = "we like to play and they like to read while the sun is out in the park".split()
     path = tmp_path_factory.mktemp("sentences") / "sentences.txt"
@@ -82,3 +85,55 @@ def test_word_lm_example_runs(sentences, tmp_path, capsys):
 def test_char_lm_example_runs(sentences, tmp_path, capsys):
     load("char_lm").main([sentences, "--steps", "8", "--hidden", "16", "--out", str(tmp_path), "--prime", "we "])
     assert capsys.readouterr().out.startswith("we ")
+
+
+# ----- custom cells from the command line -----------------------------------------------------------------------
+SHAKESPEARE = EXAMPLES.parents[1] / "shared" / "data" / "tinyshakespeare.txt"
+
+
+@pytest.fixture(scope="module")
+def shakespeare(tmp_path_factory):
+    if not SHAKESPEARE.exists():
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"CI=true but {SHAKESPEARE} is missing")
+        pytest.skip(f"{SHAKESPEARE} is not on this machine")
+    path = tmp_path_factory.mktemp("shakespeare") / "slice.txt"
+    path.write_text(SHAKESPEARE.read_text(encoding="utf-8")[:60_000], encoding="utf-8")
+    return str(path)
+
+
+def cli(*args):
+    result = subprocess.run([sys.executable, "-m", "autograd_rnn", *args], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.mark.parametrize("name, options", [("PeepholeLSTM", []), ("IndRNN", ["--cell-option", "activation=tanh"]),
+                                           ("LayerNormLSTM", [])])
+def test_example_cell_is_checked_trained_sampled_and_resumed_from_the_cli(name, options, shakespeare, tmp_path):
+    cells = load("cells")
+    cls = getattr(cells, name)
+    rng = np.random.default_rng(0)
+    cell = cls(3, 4, rng=0)
+    state0 = tuple(rng.normal(size=(2, 4)) for _ in range(cell.n_state))
+    for policy in (ar.Full(), ar.LookBack(2), ar.Truncated(2, 3)):
+        assert ar.gradcheck_sequence(ar.Sequence(cell, truncation=policy), rng.normal(size=(5, 2, 3)), state0).passed
+    source = str(EXAMPLES / "cells.py")
+    args = ["train", "--cell", f"{source}:{name}", *options, "--corpus", shakespeare, "--hidden", "64", "--embed",
+            "16", "--batch", "16", "--seq-len", "32", "--eval-every", "75", "--no-progress", "--no-plot"]
+    full = cli(*args, "--steps", "150", "--out", str(tmp_path / "full"))
+    best, unigram = map(float, re.search(r"best validation loss ([\d.]+) .*unigram entropy ([\d.]+)",
+                                         full.stdout).groups())
+    assert best < unigram - 0.5, full.stdout
+    text = cli("sample", "--checkpoint", str(tmp_path / "full" / "last.npz"), "--length", "40", "--seed", "1",
+               "--allow-import", source).stdout
+    assert len(text.strip()) > 10
+    cli(*args, "--steps", "75", "--out", str(tmp_path / "part"))
+    cli("train", "--resume", "--out", str(tmp_path / "part"), "--steps", "150", "--no-progress", "--allow-import",
+        source)
+    a = ar.load_checkpoint(tmp_path / "full" / "last.npz")
+    b = ar.load_checkpoint(tmp_path / "part" / "last.npz")
+    assert a.config["model"]["cell_options"] == b.config["model"]["cell_options"] == cls(1, 1).config() | (
+        {"activation": "tanh"} if options else {})
+    for k in a.model:
+        np.testing.assert_array_equal(a.model[k], b.model[k], err_msg=k)

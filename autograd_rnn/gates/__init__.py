@@ -4,9 +4,11 @@ from .activations import ReLU, Sigmoid, Tanh
 from .arithmetic import AddGate, HadamardGate, LinearGate, MultiplyGate, SubtractGate
 from .base import Gate
 from .dropout import Dropout
+from .elementwise import Abs, Divide, Exp, Log, Maximum, Minimum, Power, Reciprocal, Rsqrt, Sqrt
 from .embedding import EmbeddingGate
 from .loss import SoftmaxCrossEntropy
-from .shape import Concat, Index, Reshape, Split, Stack, Sum, Transpose
+from .reduce import Mean, Sum, Var
+from .shape import Concat, Index, Reshape, Split, Stack, Transpose
 
 __all__ = [
     "Gate",
@@ -26,6 +28,18 @@ __all__ = [
     "Reshape",
     "Transpose",
     "Sum",
+    "Mean",
+    "Var",
+    "Exp",
+    "Log",
+    "Sqrt",
+    "Rsqrt",
+    "Power",
+    "Reciprocal",
+    "Abs",
+    "Divide",
+    "Maximum",
+    "Minimum",
     "EmbeddingGate",
     "Dropout",
 ]

@@ -182,6 +182,24 @@ def check_indices(gate: str, arg: str, idx, upper: int, what: str) -> None:
         )
 
 
+def normalize_axes(gate: str, axis, ndim: int) -> tuple[int, ...]:
+    """The reduced axes as non-negative ints; refuses an axis out of range or repeated."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    if not all(isinstance(a, int | np.integer) and not isinstance(a, bool) for a in axes):
+        raise GateInputError(f"{gate}: axis={axis!r}; expected None, an int or a tuple of ints")
+    out = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise GateInputError(f"{gate}: axis {a} is out of range for an input with {ndim} dimension(s); expected "
+                                 f"an axis in [{-ndim}, {ndim})")
+        out.append(int(a) % ndim)
+    if len(set(out)) != len(out):
+        raise GateInputError(f"{gate}: axis={axis!r} names an axis twice")
+    return tuple(out)
+
+
 def broadcast_to_larger(gate: str, a: np.ndarray, b: np.ndarray) -> tuple:
     """Shape of a binary elementwise result, allowing broadcasting only of one input onto the
     other's full shape: (B, H) + (H,) is fine, (3, 1) + (3,) -> (3, 3) is refused as a likely bug."""

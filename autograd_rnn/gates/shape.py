@@ -1,5 +1,5 @@
 """Gates that move values around without arithmetic: concatenate, split, index, stack, reshape,
-transpose, sum. Each backward routes the upstream gradient back to where the values came from."""
+transpose. Each backward routes the upstream gradient back to where the values came from."""
 
 from __future__ import annotations
 
@@ -178,21 +178,3 @@ class Transpose(Gate):
 
     def backward(self, g: np.ndarray) -> tuple:
         return (g.transpose(np.argsort(self.saved.perm)).copy(),)
-
-
-class Sum(Gate):
-    """``out = x.sum(axis, keepdims)``. Backward: ``g`` broadcast back over the summed axes."""
-
-    def __init__(self, axis=None, keepdims: bool = False):
-        self.axis = axis
-        self.keepdims = keepdims
-
-    def forward(self, x: np.ndarray) -> np.ndarray:
-        check_float(self.name, "x", x)
-        self.save(shape=x.shape)
-        return np.asarray(x.sum(axis=self.axis, keepdims=self.keepdims))
-
-    def backward(self, g: np.ndarray) -> tuple:
-        if self.axis is not None and not self.keepdims:
-            g = np.expand_dims(g, self.axis)
-        return (np.broadcast_to(g, self.saved.shape).copy(),)

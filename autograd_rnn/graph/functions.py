@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import gates as G
 from ..init import as_rng
-from .tensor import Tensor, apply
+from .tensor import Tensor, apply, lift
 
 
 def concat(xs: Sequence[Tensor], axis: int = -1) -> Tensor:
@@ -43,6 +43,27 @@ def dropout(x: Tensor, p: float, rng=None, training: bool = True) -> Tensor:
     if not training or p == 0.0:
         return x
     return apply(G.Dropout.sample(x.shape, p, as_rng(rng), x.dtype), x)
+
+
+def maximum(a, b) -> Tensor:
+    """Elementwise larger of ``a`` and ``b`` (one may broadcast onto the other); at a tie the
+    gradient goes half to each."""
+    a, b = _pair(a, b)
+    return apply(G.Maximum(), a, b)
+
+
+def minimum(a, b) -> Tensor:
+    """Elementwise smaller of ``a`` and ``b``; at a tie the gradient goes half to each."""
+    a, b = _pair(a, b)
+    return apply(G.Minimum(), a, b)
+
+
+def _pair(a, b) -> tuple[Tensor, Tensor]:
+    if isinstance(a, Tensor):
+        return a, lift(b, a)
+    if isinstance(b, Tensor):
+        return lift(a, b), b
+    return Tensor(a), Tensor(b)
 
 
 def tanh(x: Tensor) -> Tensor:

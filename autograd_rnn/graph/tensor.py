@@ -116,12 +116,22 @@ class Tensor:
         return apply(G.HadamardGate(), lift(other, self), self)
 
     def __truediv__(self, other) -> Tensor:
-        if isinstance(other, Tensor):
-            raise TypeError("Tensor / Tensor is not a gate here; multiply by a reciprocal you compute")
-        return self * (1.0 / other)
+        return apply(G.Divide(), self, lift(other, self))
+
+    def __rtruediv__(self, other) -> Tensor:
+        return apply(G.Divide(), lift(other, self), self)
+
+    def __pow__(self, p) -> Tensor:
+        if isinstance(p, Tensor):
+            raise GateTypeError("Tensor ** Tensor: the exponent must be a number; for a tensor exponent write "
+                                "(b * a.log()).exp()")
+        return apply(G.Power(p), self)
 
     def __neg__(self) -> Tensor:
         return self * -1.0
+
+    def __abs__(self) -> Tensor:
+        return self.abs()
 
     def __matmul__(self, other) -> Tensor:
         return apply(G.MultiplyGate(), self, lift(other, self))
@@ -147,9 +157,31 @@ class Tensor:
     def sum(self, axis=None, keepdims: bool = False) -> Tensor:
         return apply(G.Sum(axis, keepdims), self)
 
-    def mean(self, axis=None) -> Tensor:
-        n = self.data.size if axis is None else np.prod([self.shape[a] for a in np.atleast_1d(axis)])
-        return self.sum(axis) * (1.0 / n)
+    def mean(self, axis=None, keepdims: bool = False) -> Tensor:
+        return apply(G.Mean(axis, keepdims), self)
+
+    def var(self, axis=None, keepdims: bool = False, ddof: int = 0) -> Tensor:
+        """The variance over ``axis`` (``ddof=0``: divided by n, as a layer norm uses)."""
+        return apply(G.Var(axis, keepdims, ddof), self)
+
+    def exp(self) -> Tensor:
+        return apply(G.Exp(), self)
+
+    def log(self) -> Tensor:
+        return apply(G.Log(), self)
+
+    def sqrt(self) -> Tensor:
+        return apply(G.Sqrt(), self)
+
+    def rsqrt(self) -> Tensor:
+        """``1 / sqrt(self)``."""
+        return apply(G.Rsqrt(), self)
+
+    def reciprocal(self) -> Tensor:
+        return apply(G.Reciprocal(), self)
+
+    def abs(self) -> Tensor:
+        return apply(G.Abs(), self)
 
     def tanh(self) -> Tensor:
         return apply(G.Tanh(), self)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..cellspec import check_options, spec_of
 from ..errors import GateInputError
 from ..gates.base import check_indices
 from ..graph import Tensor, embedding, linear, softmax_cross_entropy
 from ..init import as_rng
-from ..nodes import Embedding, Linear, Node, cell_class, cell_name
+from ..nodes import Embedding, Linear, Node, cell_class
 from ..sequence import Recurrent, Truncation, detach_state
 
 
@@ -58,12 +59,18 @@ class LanguageModel(Node):
         self.proj = Linear(hidden_size, vocab_size, dtype=dtype, rng=rng)
         self.hidden_size, self.layers, self.p_drop = hidden_size, layers, dropout
 
+    def cell_options(self) -> dict:
+        """The cells' constructor options (``Cell.config()``), as a checkpoint stores them; a
+        ConfigError names an option JSON cannot hold."""
+        return check_options(self.cell_type, self.rnn.sequences()[0].cell.config())
+
     def config(self) -> dict:
-        """What rebuilds this model (saved in checkpoints)."""
-        cls = self.cell_type
+        """What rebuilds this model (saved in checkpoints): ``LanguageModel(**config)`` with the
+        cell named by its spec (see :mod:`autograd_rnn.cellspec`) and its options."""
         return {
             "vocab_size": self.vocab_size,
-            "cell": cell_name(cls) or f"{cls.__module__}:{cls.__qualname__}",
+            "cell": spec_of(self.cell_type),
+            "cell_options": self.cell_options(),
             "embed_size": self.embed_size if not self.one_hot else 0,
             "hidden_size": self.hidden_size,
             "layers": self.layers,

@@ -2,6 +2,7 @@
 
 from .cell import Cell, TorchLikeCell
 from .gru import GRULayer
+from .layernorm import LayerNorm
 from .linear import Embedding, Linear
 from .lstm import LSTMLayer
 from .node import Node
@@ -35,6 +36,7 @@ __all__ = [
     "TorchLikeCell",
     "Linear",
     "Embedding",
+    "LayerNorm",
     "RNNLayer",
     "LSTMLayer",
     "GRULayer",

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
+from ..errors import ConfigError
 from ..graph import Tensor
-from ..init import as_rng
+from ..init import as_rng, uniform
 from .node import Node
+
+STANDARD = ("self", "input_size", "hidden_size", "dtype", "rng")
+"""Constructor arguments every cell takes; the rest are its options (see :meth:`Cell.config`)."""
 
 
 class Cell(Node):
@@ -32,6 +38,26 @@ class Cell(Node):
 
     def step(self, x: Tensor, state):
         raise NotImplementedError
+
+    def config(self) -> dict:
+        """The constructor options that rebuild this cell, beyond the standard ``input_size``,
+        ``hidden_size``, ``dtype`` and ``rng``: ``type(cell)(I, H, dtype=..., rng=..., **config)``.
+        They must round-trip through JSON (checkpoints store them).
+
+        By default: every other parameter of ``__init__``, read from the attribute of the same name
+        (``RNNLayer(3, 4, nonlinearity="relu")`` keeps ``self.nonlinearity``). A cell that stores an
+        option under another name, or not at all, overrides this method."""
+        params = inspect.signature(type(self).__init__).parameters
+        out = {}
+        for name, p in params.items():
+            if name in STANDARD or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            if name not in vars(self):
+                raise ConfigError(f"{type(self).__name__}: the constructor option {name!r} is not kept as self.{name}, "
+                                  f"so the cell cannot be rebuilt from a checkpoint; store it as self.{name} or "
+                                  f"override config()")
+            out[name] = getattr(self, name)
+        return out
 
     def initial_state(self, batch_size: int):
         """Zeros of shape (batch, hidden) for each part of the state (constants, no gradient)."""
@@ -66,7 +92,7 @@ class TorchLikeCell(Cell):
         rng = as_rng(rng)
         k = 1 / np.sqrt(hidden_size)
         G, H = self.gates * hidden_size, hidden_size
-        self.parameter("weight_ih", rng.uniform(-k, k, (G, input_size)))
-        self.parameter("weight_hh", rng.uniform(-k, k, (G, H)))
-        self.parameter("bias_ih", rng.uniform(-k, k, G))
-        self.parameter("bias_hh", rng.uniform(-k, k, G))
+        self.parameter("weight_ih", uniform((G, input_size), k, rng))
+        self.parameter("weight_hh", uniform((G, H), k, rng))
+        self.parameter("bias_ih", uniform(G, k, rng))
+        self.parameter("bias_hh", uniform(G, k, rng))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph import Tensor, embedding, linear
-from ..init import as_rng
+from ..init import as_rng, normal, uniform
 from .node import Node
 
 
@@ -18,8 +18,8 @@ class Linear(Node):
         rng = as_rng(rng)
         k = 1 / np.sqrt(in_features)
         self.in_features, self.out_features = in_features, out_features
-        self.parameter("weight", rng.uniform(-k, k, (out_features, in_features)))
-        self.parameter("bias", rng.uniform(-k, k, out_features))
+        self.parameter("weight", uniform((out_features, in_features), k, rng))
+        self.parameter("bias", uniform(out_features, k, rng))
 
     def forward(self, x: Tensor) -> Tensor:
         return linear(x, self.weight, self.bias)
@@ -35,7 +35,7 @@ class Embedding(Node):
     def __init__(self, num_embeddings: int, dim: int, dtype=np.float64, rng=None):
         super().__init__(dtype)
         self.num_embeddings, self.dim = num_embeddings, dim
-        self.parameter("weight", as_rng(rng).standard_normal((num_embeddings, dim)))
+        self.parameter("weight", normal((num_embeddings, dim), 1.0, rng))
 
     def forward(self, indices) -> Tensor:
         return embedding(self.weight, indices)

@@ -134,10 +134,96 @@ def _transpose(d: Draw) -> GateCase:
     return GateCase(G.Transpose(axes), (d.floats(shape),))
 
 
+def _reduction(d: Draw) -> tuple:
+    """A shape of 1 to 3 axes, and an axis spec valid for it: None, one axis (maybe negative) or a
+    tuple of distinct axes."""
+    shape = tuple(d.integers(1, 3) for _ in range(d.integers(1, 3)))
+    n = len(shape)
+    one = d.integers(-n, n - 1)
+    axis = d.sampled_from([None, one, (one % n,), tuple(range(n)), tuple(a for a in range(n) if a != one % n) or None])
+    return shape, axis
+
+
 @register(G.Sum)
 def _sum(d: Draw) -> GateCase:
-    shape = tuple(d.integers(1, 4) for _ in range(2))
-    return GateCase(G.Sum(d.sampled_from([None, 0, 1, (0, 1)]), d.booleans()), (d.floats(shape),))
+    shape, axis = _reduction(d)
+    return GateCase(G.Sum(axis, d.booleans()), (d.floats(shape),))
+
+
+@register(G.Mean)
+def _mean(d: Draw) -> GateCase:
+    shape, axis = _reduction(d)
+    return GateCase(G.Mean(axis, d.booleans()), (d.floats(shape),))
+
+
+@register(G.Var)
+def _var(d: Draw) -> GateCase:
+    shape, axis = _reduction(d)
+    n = int(np.prod([shape[a] for a in (range(len(shape)) if axis is None else np.atleast_1d(axis))]))
+    return GateCase(G.Var(axis, d.booleans(), d.integers(0, min(1, n - 1))), (d.floats(shape),))
+
+
+@register(G.Exp)
+def _exp(d: Draw) -> GateCase:
+    return GateCase(G.Exp, (d.floats(_any_shape(d), -3, 3),))
+
+
+@register(G.Log)
+def _log(d: Draw) -> GateCase:
+    return GateCase(G.Log, (d.floats(_any_shape(d), 0.2, 3),))
+
+
+@register(G.Sqrt)
+def _sqrt(d: Draw) -> GateCase:
+    return GateCase(G.Sqrt, (d.floats(_any_shape(d), 0.2, 3),))
+
+
+@register(G.Rsqrt)
+def _rsqrt(d: Draw) -> GateCase:
+    return GateCase(G.Rsqrt, (d.floats(_any_shape(d), 0.2, 3),))
+
+
+@register(G.Power)
+def _power(d: Draw) -> GateCase:
+    p = d.sampled_from([2, 3, -1, 0, 0.5, 1.5, -0.5])
+    lo = -2.0 if float(p) == int(p) else 0.3
+    return GateCase(G.Power(p), (d.floats(_any_shape(d), lo, 2, away_from=(0.0,), margin=0.3),))
+
+
+@register(G.Reciprocal)
+def _reciprocal(d: Draw) -> GateCase:
+    return GateCase(G.Reciprocal, (d.floats(_any_shape(d), -2, 2, away_from=(0.0,), margin=0.3),))
+
+
+@register(G.Abs)
+def _abs(d: Draw) -> GateCase:
+    return GateCase(G.Abs, (d.floats(_any_shape(d), away_from=(0.0,)),))
+
+
+@register(G.Divide)
+def _divide(d: Draw) -> GateCase:
+    a, b = _broadcast_pair(d)
+    b = np.where(np.abs(b) < 0.4, np.where(b < 0, b - 0.4, b + 0.4), b).astype(b.dtype)
+    return GateCase(G.Divide, (a, b))
+
+
+def _untied_pair(d: Draw) -> tuple:
+    """A broadcast pair whose elements are at least 0.1 apart (no ties: maximum's kinks)."""
+    a, b = _broadcast_pair(d)
+    full = np.broadcast_shapes(a.shape, b.shape)
+    diff = np.broadcast_to(a, full) - np.broadcast_to(b, full)
+    shift = np.where(np.abs(diff) < 0.1, np.where(diff < 0, -0.2, 0.2), 0.0).astype(a.dtype)
+    return (np.asarray(a + shift), b) if a.shape == full else (a, np.asarray(b - shift))
+
+
+@register(G.Maximum)
+def _maximum(d: Draw) -> GateCase:
+    return GateCase(G.Maximum, _untied_pair(d))
+
+
+@register(G.Minimum)
+def _minimum(d: Draw) -> GateCase:
+    return GateCase(G.Minimum, _untied_pair(d))
 
 
 @register(G.EmbeddingGate)

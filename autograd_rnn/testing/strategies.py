@@ -15,6 +15,21 @@ from ..gradcheck import GradcheckReport, gradcheck
 from .registry import Draw, GateCase, case_function
 
 
+def representable_bounds(lo: float, hi: float, dtype) -> tuple[float, float]:
+    """``[lo, hi]`` rounded inward to values the float ``dtype`` holds exactly (0.05 is not a
+    float32: its bound becomes the next float32 above it), so hypothesis accepts them as bounds of
+    ``width``-bit floats."""
+    t = np.dtype(dtype).type
+    lo32, hi32 = t(lo), t(hi)
+    if float(lo32) < lo:
+        lo32 = np.nextafter(lo32, t(np.inf))
+    if float(hi32) > hi:
+        hi32 = np.nextafter(hi32, t(-np.inf))
+    if lo32 > hi32:
+        raise ValueError(f"floats: no {np.dtype(dtype)} value lies in [{lo}, {hi}]")
+    return float(lo32), float(hi32)
+
+
 class HypothesisDraw(Draw):
     """Adapts hypothesis' ``draw`` to the Draw interface, so examples shrink."""
 
@@ -28,7 +43,8 @@ class HypothesisDraw(Draw):
         return options[self.draw(st.integers(0, len(options) - 1))]
 
     def _floats(self, shape, lo, hi):
-        width = 32 if self.dtype == np.float32 else 64
+        width = 8 * self.dtype.itemsize
+        lo, hi = representable_bounds(lo, hi, self.dtype)
         elements = st.floats(lo, hi, width=width, allow_nan=False, allow_infinity=False, allow_subnormal=False)
         return self.draw(hnp.arrays(self.dtype, shape, elements=elements))
 

@@ -1,6 +1,7 @@
 """Training a language model: the config, the loop, its checkpoints and its evaluation."""
 
 from ..errors import TrainingDiverged
+from .cellcheck import CellCheckFailed, check_cell
 from .checkpoints import model_from_checkpoint, save_run
 from .config import DEFAULT_CORPUS_STEPS, RESUME_OWN, TrainConfig, option
 from .corpus import Data, corpus_text, text_hash
@@ -17,6 +18,8 @@ __all__ = [
     "Progress",
     "resolve_resume",
     "model_from_checkpoint",
+    "check_cell",
+    "CellCheckFailed",
     "save_run",
     "evaluate_batches",
     "nats_report",

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
+from ..cellspec import load_cell, spec_of
 from ..checkpoint import Checkpoint, save_checkpoint
 from ..data import Vocabulary
 from ..errors import CheckpointError, TrainingDiverged
 from ..models import LanguageModel
-from ..nodes import CELLS
 
 
 def non_finite(arrays: dict) -> list[str]:
@@ -32,6 +33,8 @@ def save_run(path: Path, run) -> None:
                                           for s in p.carry]
     train_config = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "stop_after"}
     train_config["corpus"] = None if cfg.corpus is None else str(Path(cfg.corpus).resolve())
+    train_config["cell"] = spec_of(run.model.cell_type)
+    train_config["cell_options"] = run.model.cell_options()
     save_checkpoint(
         path,
         model=weights,
@@ -46,26 +49,22 @@ def save_run(path: Path, run) -> None:
     )
 
 
-def model_from_checkpoint(ck: Checkpoint, cells: dict | None = None) -> tuple[LanguageModel, Vocabulary]:
-    """Rebuild the model and vocabulary. A checkpoint of a custom cell names it ``module:Class``;
-    loading imports nothing it names: pass the class in ``cells`` ({"module:Class": Class}).
-    Refuses weights that hold NaN or infinity."""
+def model_from_checkpoint(ck: Checkpoint, cells: dict | None = None,
+                          allow_import: Iterable[str] = ()) -> tuple[LanguageModel, Vocabulary]:
+    """Rebuild the model and vocabulary. A checkpoint of a custom cell names it by its spec
+    (``module:Class`` or ``path/to/file.py:Class``); loading imports nothing it names unless
+    ``allow_import`` names the module or file (or pass the class itself in ``cells``,
+    ``{spec: Class}``). The cell is rebuilt with the options it was saved with. Refuses weights
+    that hold NaN or infinity."""
     mc = ck.config["model"]
-    model = LanguageModel(mc["vocab_size"], cell=_cell(mc["cell"], cells or {}), embed_size=mc["embed_size"] or 1,
+    spec = mc["cell"]
+    cell = (cells or {}).get(spec) or load_cell(spec, allow_import)
+    model = LanguageModel(mc["vocab_size"], cell=cell, embed_size=mc["embed_size"] or 1,
                           hidden_size=mc["hidden_size"], layers=mc["layers"], dropout=mc["dropout"],
-                          one_hot=mc["one_hot"], dtype=np.dtype(mc["dtype"]))
+                          one_hot=mc["one_hot"], dtype=np.dtype(mc["dtype"]), **mc.get("cell_options", {}))
     bad = non_finite(ck.model)
     if bad:
         raise CheckpointError(f"the checkpoint's weights {', '.join(bad[:3])} hold NaN or infinity (a diverged run); "
                               f"use an earlier checkpoint")
     model.load_state_dict(ck.model)
     return model, Vocabulary.from_dict(ck.vocab)
-
-
-def _cell(name: str, cells: dict):
-    if name in CELLS:
-        return name
-    if name in cells:
-        return cells[name]
-    raise CheckpointError(f"checkpoint: the model uses the custom cell {name!r}; a checkpoint never makes us "
-                          f"import code, so pass the class: model_from_checkpoint(ck, cells={{{name!r}: YourCell}})")

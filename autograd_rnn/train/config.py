@@ -4,8 +4,10 @@ it has them, its choices (read from the one list that defines them); the command
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
+from ..errors import ConfigError
 from ..nodes import CELLS
 from ..optim import OPTIMIZERS, SCHEDULES
 
@@ -18,11 +20,31 @@ minutes on two cores); on another corpus the default is one epoch."""
 
 
 def option(default, help: str, *, choices=None, positive: bool = False, group: str | None = None,
-           cli: bool = True, flag: str | None = None):
+           cli: bool = True, flag: str | None = None, many: bool = False, convert=None):
     """A config field with what the command line needs to offer it: help text, choices, whether the
-    value must be > 0, a mutually exclusive group, and the flag's name (default ``--field-name``)."""
-    meta = {"help": help, "choices": choices, "positive": positive, "group": group, "cli": cli, "flag": flag}
+    value must be > 0, a mutually exclusive group, the flag's name (default ``--field-name``),
+    whether the flag may be repeated (``many``; the values are collected in a list) and a function
+    that turns what the command line collected into the field's value (``convert``)."""
+    meta = {"help": help, "choices": choices, "positive": positive, "group": group, "cli": cli, "flag": flag,
+            "many": many, "convert": convert}
+    if isinstance(default, list | dict):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
+
+
+def parse_options(pairs: list[str] | None) -> dict:
+    """``["KEY=VALUE", ...]`` -> a dict; each value is read as JSON when it parses (numbers, true,
+    null, lists), else kept as a string."""
+    out = {}
+    for pair in pairs or ():
+        key, sep, text = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise ConfigError(f"--cell-option {pair!r}; expected KEY=VALUE with KEY a Python name")
+        try:
+            out[key] = json.loads(text)
+        except ValueError:
+            out[key] = text
+    return out
 
 
 @dataclass
@@ -34,7 +56,15 @@ class TrainConfig:
     batching: str = option("stream", "stream: one text cut into --batch parallel streams, state carried across "
                            "chunks (char-rnn); lines: each line its own sequence with <s> </s>, padded and masked",
                            choices=BATCHINGS)
-    cell: str = option("lstm", "recurrent cell", choices=tuple(CELLS))
+    cell: str | type = option("lstm", f"recurrent cell: {', '.join(CELLS)}, or your own Cell subclass named as "
+                              f"package.module:Class or path/to/file.py:Class (naming it trusts its code)")
+    cell_options: dict = option({}, "a constructor option of the cell, KEY=VALUE (VALUE read as JSON when it parses); "
+                                "repeat for more", flag="--cell-option", many=True, convert=parse_options)
+    check_cell: bool = option(True, "before training a custom cell, check its gradients with gradcheck_sequence on a "
+                              "tiny float64 instance", flag="--no-check-cell")
+    allow_import: list = option([], "trust the code of a custom cell that a checkpoint names (a module, a package "
+                                "above it, or a .py file) when resuming; repeat for more", many=True,
+                                convert=lambda v: list(v or ()))
     embed: int = option(64, "embedding size", positive=True)
     hidden: int = option(256, "hidden size", positive=True)
     layers: int = option(1, "stacked recurrent layers", positive=True)
@@ -71,5 +101,5 @@ class TrainConfig:
     stop_after: int | None = option(None, "act as if Ctrl-C came after this step (for tests)", cli=False)
 
 
-RESUME_OWN = ("steps", "epochs", "out", "resume", "progress", "plot", "stop_after")
+RESUME_OWN = ("steps", "epochs", "out", "resume", "progress", "plot", "stop_after", "allow_import", "check_cell")
 """The fields a resumed run takes from the command line; every other setting comes from the checkpoint."""

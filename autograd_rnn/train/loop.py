@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import signal
 import sys
 import time
@@ -26,13 +27,17 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cellspec import import_cell, load_cell, spec_of
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..data import unigram_entropy
-from ..errors import DataError, NonFiniteError, TrainingDiverged
-from ..graph import Tensor
+from ..errors import ConfigError, DataError, NonFiniteError, TrainingDiverged
+from ..graph import Tensor, no_grad
 from ..models import LanguageModel, sample_text
+from ..nodes import cell_class, cell_name
 from ..optim import HalveOnIncrease, clip_grad_norm, clip_grad_value, make_optimizer, make_schedule
-from .checkpoints import save_run
+from ..sequence import parse_truncation
+from .cellcheck import check_cell
+from .checkpoints import model_from_checkpoint, save_run
 from .config import DEFAULT_CORPUS_STEPS, RESUME_OWN, TrainConfig
 from .corpus import Data, corpus_text, text_hash
 from .evaluate import evaluate_batches, nats_report
@@ -93,10 +98,11 @@ class Run:
                             f"trained on")
         self.data = Data(cfg, self.text)
         self.unigram = unigram_entropy(self.data.train_ids, len(self.data.vocab))
-        self.model = LanguageModel(len(self.data.vocab), cell=cfg.cell, embed_size=cfg.embed, hidden_size=cfg.hidden,
+        self.cell = resolve_cell(cfg.cell, cfg.allow_import if ck is not None else None)
+        self.model = LanguageModel(len(self.data.vocab), cell=self.cell, embed_size=cfg.embed, hidden_size=cfg.hidden,
                                    layers=cfg.layers, dropout=cfg.dropout, one_hot=cfg.one_hot,
                                    truncation=cfg.truncation, dtype=np.dtype(cfg.dtype),
-                                   rng=np.random.default_rng(cfg.seed))
+                                   rng=np.random.default_rng(cfg.seed), **cfg.cell_options)
         self.params = self.model.parameters()
         self.optimizer = make_optimizer(cfg.optimizer, self.params, cfg.lr, cfg.weight_decay)
         total = self._total(ck)
@@ -209,6 +215,40 @@ class Run:
         if path == self.last_path:
             self.last_good = (path, self.progress.step)
 
+    def preflight(self) -> None:
+        """Before the first step: write a checkpoint to a temporary file, rebuild the model from it
+        and check that it computes the same logits; a cell whose options cannot be stored, or do not
+        rebuild the same cell, fails here instead of at the first checkpoint."""
+        tmp = self.out / f".preflight.{os.getpid()}.npz"
+        try:
+            save_run(tmp, self)
+            model, _ = model_from_checkpoint(load_checkpoint(tmp), cells={spec_of(self.cell): self.cell})
+        finally:
+            tmp.unlink(missing_ok=True)
+        tokens = self.data.batch(self.progress.step)[0][:4, :2]
+        was = self.model.training
+        try:
+            with no_grad():
+                ours, theirs = self.model.eval()(tokens)[0].data, model.eval()(tokens)[0].data
+        finally:
+            self.model.train(was)
+        if not np.array_equal(ours, theirs):
+            raise ConfigError(f"{self.cell.__name__} rebuilt from a checkpoint (with options "
+                              f"{self.model.cell_options()}) computes other outputs than the cell being trained: "
+                              f"its config() misses an option the constructor uses")
+
+
+def resolve_cell(cell, allow: list | None) -> type:
+    """The cell class a config names. ``allow`` None: the user named it now, so its code is trusted;
+    a list: the name came from a checkpoint, and only the sources listed are."""
+    if isinstance(cell, type):
+        return cell_class(cell)
+    return import_cell(cell) if allow is None else load_cell(cell, allow)
+
+
+def is_builtin_class(cls: type) -> bool:
+    return cell_name(cls) is not None
+
 
 def resolve_resume(cfg: TrainConfig) -> tuple[TrainConfig, Checkpoint | None]:
     """For ``resume=True``: the checkpoint and the config it was trained with (only the fields in
@@ -223,9 +263,15 @@ def resolve_resume(cfg: TrainConfig) -> tuple[TrainConfig, Checkpoint | None]:
     if cfg.corpus is not None and (saved["corpus"] is None or Path(cfg.corpus).resolve() != Path(saved["corpus"])):
         raise DataError(f"--resume: --corpus {cfg.corpus} differs from the one the checkpoint was trained on "
                         f"({saved['corpus'] or 'the built-in corpus'})")
-    fields = {f.name for f in dataclasses.fields(cfg)}
-    restored = {k: v for k, v in saved.items() if k in fields and k not in RESUME_OWN}
-    changed = sorted(k for k, v in restored.items() if k != "corpus" and getattr(cfg, k) != v)
+    defaults = {f.name: TrainConfig.__dataclass_fields__[f.name] for f in dataclasses.fields(cfg)}
+    restored = {k: v for k, v in saved.items() if k in defaults and k not in RESUME_OWN}
+
+    def given(k):  # the value differs from the field's default: the user set it
+        f = defaults[k]
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        return getattr(cfg, k) != default
+
+    changed = sorted(k for k, v in restored.items() if k != "corpus" and given(k) and getattr(cfg, k) != v)
     if changed:
         say(f"resume: every setting comes from the checkpoint (only --steps/--epochs may extend the run); "
             f"ignoring the differing {', '.join(changed)}")
@@ -274,6 +320,11 @@ def train(cfg: TrainConfig) -> TrainResult:
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
     run = Run(cfg, ck)
     p, data = run.progress, run.data
+    if cfg.check_cell and not is_builtin_class(run.cell):
+        say(f"checking {run.cell.__name__}'s gradients (gradcheck_sequence, float64, Full, LookBack(2), "
+            f"Truncated(2, 3)); --no-check-cell skips this")
+        check_cell(run.cell, run.model.cell_options(), parse_truncation(cfg.truncation))
+    run.preflight()
     if ck is not None:
         say(f"resume: from step {p.step} of {p.total} ({run.last_path})")
     say(f"corpus: {run.corpus_name}: {len(run.text):,} characters; {cfg.level} level, vocabulary "

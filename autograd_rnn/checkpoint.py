@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import secrets
+import urllib.parse
 import zipfile
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from .errors import CheckpointError
 MAGIC = "autograd_rnn-checkpoint"
 FORMAT_VERSION = 1
 META_KEY = "__meta__"
+MANIFEST = "__arrays__"
 _SECTIONS = ("optimizer", "rng_state", "vocab", "config", "progress")
 
 
@@ -54,9 +56,10 @@ def _check_json(obj: Any, where: str) -> None:
 
 def _check_arrays(arrays: dict) -> None:
     for key, value in arrays.items():
-        if not isinstance(key, str) or not key or "\x00" in key or "\\" in key or key.endswith(".npy"):
-            raise CheckpointError(f"array key {key!r}: expected a non-empty str without NUL or backslash, "
-                                  f"not ending in '.npy'")
+        if not isinstance(key, str) or not key or "\x00" in key or "\\" in key or key.endswith(".npy") \
+                or not key.isascii() or not key.isprintable():
+            raise CheckpointError(f"array key {key!r}: expected a non-empty str of printable ASCII characters, "
+                                  f"without backslash, not ending in '.npy'")
         if key == META_KEY:
             raise CheckpointError(f"array key {META_KEY!r} is reserved for the checkpoint's metadata")
         if not isinstance(value, np.ndarray):
@@ -94,7 +97,10 @@ def save_archive(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: d
         raise CheckpointError(f"{path}: the meta keys 'magic' and 'format_version' are reserved")
     _check_arrays(arrays)
     _check_json(meta, "meta")
-    text = json.dumps({"magic": MAGIC, "format_version": FORMAT_VERSION, **meta}, ensure_ascii=False)
+    if MANIFEST in meta:
+        raise CheckpointError(f"{path}: the meta key {MANIFEST!r} is reserved")
+    manifest = {key: [value.dtype.str, list(value.shape)] for key, value in arrays.items()}
+    text = json.dumps({"magic": MAGIC, "format_version": FORMAT_VERSION, **meta, MANIFEST: manifest})
     members = {**arrays, META_KEY: np.frombuffer(text.encode("utf-8"), dtype=np.uint8)}
 
     directory = os.path.dirname(os.path.abspath(path))
@@ -142,6 +148,9 @@ def _read(path: str, f) -> tuple[dict[str, np.ndarray], dict]:
     f.seek(0)
     try:
         with zipfile.ZipFile(f) as zf:
+            names = zf.namelist()
+            if len(set(names)) != len(names):
+                raise CheckpointError(f"{path}: the archive names a member twice; the file is corrupted")
             bad = zf.testzip()
     except (zipfile.BadZipFile, EOFError, OSError) as e:
         raise CheckpointError(f"{path}: the zip archive is truncated or corrupted ({e})") from e
@@ -180,7 +189,25 @@ def _read(path: str, f) -> tuple[dict[str, np.ndarray], dict]:
         raise CheckpointError(f"{path}: written by a newer autograd_rnn (format_version {version}); this version "
                               f"reads format_version <= {FORMAT_VERSION}")
     del meta["magic"], meta["format_version"]
+    manifest = meta.pop(MANIFEST, None)
+    if manifest is not None:
+        _check_manifest(path, arrays, manifest)
     return arrays, meta
+
+
+def _check_manifest(path: str, arrays: dict, manifest) -> None:
+    """The arrays read are exactly the ones written, with their dtypes and shapes (a damaged member
+    name would otherwise drop or rename an array while every CRC still passes)."""
+    if not isinstance(manifest, dict):
+        raise CheckpointError(f"{path}: its list of arrays is damaged; the file is corrupted")
+    missing, extra = sorted(set(manifest) - set(arrays)), sorted(set(arrays) - set(manifest))
+    if missing or extra:
+        raise CheckpointError(f"{path}: the arrays do not match the list written with them (missing {missing[:3]}, "
+                              f"unexpected {extra[:3]}); the file is corrupted")
+    for key, value in arrays.items():
+        if manifest[key] != [value.dtype.str, list(value.shape)]:
+            raise CheckpointError(f"{path}: the array {key!r} is {value.dtype.str} {list(value.shape)}; it was "
+                                  f"written as {manifest[key]}; the file is corrupted")
 
 
 # ----- training checkpoints ------------------------------------------------------------------------------------
@@ -199,15 +226,27 @@ class Checkpoint:
 
 def _split_arrays(obj: Any, prefix: str, arrays: dict) -> Any:
     """Replace every ndarray inside ``obj`` by ``{"__array__": key}`` and store it in ``arrays`` under that key
-    (numpy's MT19937, SFC64 and Philox states hold arrays)."""
+    (numpy's MT19937, SFC64 and Philox states hold arrays). A key's path escapes ``%`` and ``/`` in dict
+    keys, so ``{"a/b": x}`` and ``{"a": {"b": y}}`` get different paths."""
     if isinstance(obj, np.ndarray):
+        if prefix in arrays:
+            raise CheckpointError(f"two arrays would be stored under {prefix!r}")
         arrays[prefix] = obj
         return {"__array__": prefix}
     if isinstance(obj, dict):
-        return {k: _split_arrays(v, f"{prefix}/{k}", arrays) for k, v in obj.items()}
+        if set(obj) == {"__array__"}:
+            raise CheckpointError(f"{prefix}: a dict whose only key is '__array__' is reserved for stored arrays")
+        return {k: _split_arrays(v, f"{prefix}/{_escape(k)}", arrays) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [_split_arrays(v, f"{prefix}/{i}", arrays) for i, v in enumerate(obj)]
     return obj
+
+
+def _escape(key) -> str:
+    """A dict key as one path segment: percent-encoded UTF-8 (surrogates kept), so every member name
+    is plain ASCII and no two keys share a segment (the empty key is "%")."""
+    text = urllib.parse.quote(str(key).encode("utf-8", "surrogatepass"), safe="")
+    return text or "%"
 
 
 def _join_arrays(obj: Any, arrays: dict) -> Any:

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
+import os
 import sys
 import typing
 
 import numpy as np
 
-from .train import TrainConfig, TrainingDiverged
+from .errors import AutogradRNNError, TrainingDiverged
+from .train import TrainConfig
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_BUG = 0, 1, 2, 3, 130, 70
+"""Exit codes: 0 done; 1 gradcheck found failures; 2 an error in the input (arguments, files,
+checkpoints, memory), said in one line; 3 training diverged; 130 interrupted (a checkpoint was
+written); 70 an internal error, a bug in autograd_rnn (set AUTOGRAD_RNN_TRACEBACK=1 to see it)."""
 
 
 def _number(kind: type, positive: bool, optional: bool):
@@ -25,6 +31,8 @@ def _number(kind: type, positive: bool, optional: bool):
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
                                              f"got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text}")
         if positive and not value > 0:
             raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
         return value
@@ -98,11 +106,7 @@ def run_train(args) -> int:
     from .train import train
 
     tune_allocator()
-    try:
-        result = train(config_from_args(args, TrainConfig))
-    except TrainingDiverged as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_DIVERGED
+    result = train(config_from_args(args, TrainConfig))
     if result.best_val is not None:
         print(f"best validation loss {result.best_val:.4f} nats per token "
               f"(unigram entropy {result.unigram_nats:.4f}); checkpoints in {result.out}")
@@ -158,11 +162,12 @@ def run_evaluate(args) -> int:
     from .checkpoint import load_checkpoint
     from .data import LineBatches, StreamBatches, lines_of, load_text
     from .train import evaluate_batches, model_from_checkpoint, nats_report
+    from .train.schema import check_training
 
     ck = load_checkpoint(args.checkpoint)
     model, vocab = model_from_checkpoint(ck, allow_import=args.allow_import or ())
     text = load_text(args.corpus)
-    if ck.config["train"]["batching"] == "lines":
+    if check_training(ck).batching == "lines":
         batches = LineBatches([vocab.encode_line(line) for line in lines_of(text)], args.batch, vocab.pad_id,
                               shuffle=False)
         n = batches.tokens_per_epoch
@@ -213,13 +218,25 @@ def run_bench(args) -> int:
     return bench_main(quick=args.quick, repeats=args.repeats, markdown=args.markdown)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with a usage error said in one line (``error: ...``, exit 2) like every other error."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="autograd-rnn", description="Recurrent networks from gates up: train, sample, "
+    p = Parser(prog="autograd-rnn", description="Recurrent networks from gates up: train, sample, "
                                 "evaluate, check gradients, benchmark.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for add in (add_train, add_sample, add_evaluate, add_gradcheck, add_bench):
         add(sub)
     return p
+
+
+def one_line(e: BaseException) -> str:
+    text = " ".join(str(e).split())
+    return text if text else type(e).__name__
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -228,14 +245,27 @@ def main(argv: list[str] | None = None) -> int:
         parser().print_help()
         return EXIT_USAGE
     np.set_printoptions(precision=4)
+    np.seterr(over="ignore", invalid="ignore", divide="ignore")  # non-finite values are caught and said in words
     try:
         return args.run(args)
-    except (ValueError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except TrainingDiverged as e:
+        print(f"error: {one_line(e)}", file=sys.stderr)
+        return EXIT_DIVERGED
+    except (AutogradRNNError, ValueError, OSError) as e:
+        print(f"error: {one_line(e)}", file=sys.stderr)
+        return EXIT_USAGE
+    except MemoryError:
+        print("error: out of memory; choose smaller sizes (--hidden, --batch, --seq-len, --layers)", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as e:
+        if os.environ.get("AUTOGRAD_RNN_TRACEBACK"):
+            raise
+        print(f"error: internal error, a bug in autograd_rnn ({type(e).__name__}: {one_line(e)}); set "
+              f"AUTOGRAD_RNN_TRACEBACK=1 to see where", file=sys.stderr)
+        return EXIT_BUG
 
 
 if __name__ == "__main__":

@@ -259,6 +259,8 @@ class Vocabulary:
                 f"Vocabulary.from_dict: expected a dict with format 'autograd_rnn.Vocabulary' and version 1, got {got}"
             )
         missing = [k for k in ("level", "lowercase", "tokens") if k not in d]
+        if not missing and not isinstance(d["lowercase"], bool):
+            raise DataError(f"Vocabulary.from_dict: lowercase is {d['lowercase']!r}; expected true or false")
         if missing or not isinstance(d["tokens"], list):
             raise DataError(
                 f"Vocabulary.from_dict: expected keys 'level', 'lowercase' and 'tokens' (a list); missing {missing}, "

@@ -30,12 +30,13 @@ mutates nothing (inputs, upstream gradient, what forward kept) and aliases nothi
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import GradcheckError
+from .errors import ConfigError, GradcheckError
 from .gates.base import Gate
 from .graph import Tensor, grad, no_grad, topological_order
 
@@ -83,6 +84,7 @@ class GradcheckReport:
     sweep: list = field(default_factory=list)
     notes: list = field(default_factory=list)
     inconclusive: str | None = None
+    nondeterministic: str | None = None
     bad_steps: list = field(default_factory=list)
 
     def __str__(self) -> str:
@@ -94,6 +96,8 @@ class GradcheckReport:
             "  step per input: " + ", ".join(f"{k}: {v:.2g}*max(1,|x|)" for k, v in self.steps.items()),
             f"  max abs err {self.max_abs_err:.3g}, max rel err {self.max_rel_err:.3g}",
         ]
+        if self.nondeterministic:
+            lines.append(f"  not deterministic: {self.nondeterministic}")
         if self.inconclusive:
             lines.append(f"  inconclusive: {self.inconclusive}")
         elif self.failures:
@@ -270,11 +274,11 @@ def check_subject(subject, arrays: list, *, wrt=None, mode="auto", eps=None, ato
                   grad_outputs=None, hygiene=True, kinks="report", seed=0, raise_exception=True) -> GradcheckReport:
     """gradcheck's core, for any subject with ``name``, ``arg_names``, ``evaluate(arrays) -> outputs``
     and ``record(arrays, checked) -> (outputs, vjp, gate_or_None)``."""
-    if mode not in ("auto", "full", "vjp", "projection"):
-        raise ValueError(f"gradcheck: mode={mode!r}; expected 'auto', 'full', 'vjp' or 'projection'")
-    if kinks not in ("report", "fail"):
-        raise ValueError(f"gradcheck: kinks={kinks!r}; expected 'report' or 'fail'")
+    _check_options(len(arrays), wrt, mode, eps, atol, rtol, grad_outputs, kinks, seed)
     floats = [i for i, a in enumerate(arrays) if a.dtype.kind == "f"]
+    if wrt is not None and any(arrays[i].dtype.kind != "f" for i in wrt):
+        raise ConfigError(f"gradcheck: wrt={list(wrt)} names a non-float input; expected indices of float inputs "
+                          f"{floats}")
     rng = np.random.default_rng(seed)
     before = [a.copy() for a in arrays]
 
@@ -298,6 +302,7 @@ def check_subject(subject, arrays: list, *, wrt=None, mode="auto", eps=None, ato
 
     fd = _FiniteDifferences(subject, arrays, checked, eps)
     fd.us64 = [u.astype(np.float64) for u in us]
+    report.nondeterministic = _nondeterminism(subject, fd)
     report.fd_dtype = str(fd.dtype)
     report.steps = {subject.arg_names[i]: fd.base for i in checked}
     if fd.dtype != np.float64:
@@ -336,10 +341,47 @@ def check_subject(subject, arrays: list, *, wrt=None, mode="auto", eps=None, ato
             report.notes.append("some step in the sweep agrees with the analytic value: suspect the "
                                 "step or round-off before the backward (pass eps=...)")
     bad_hygiene = [k for k, v in report.hygiene.items() if v != "ok"]
-    report.passed = not report.failures and not bad_hygiene
+    report.passed = not report.failures and not bad_hygiene and report.nondeterministic is None
     if not report.passed and raise_exception:
         raise GradcheckError(str(report), report)
     return report
+
+
+def _check_options(n: int, wrt, mode, eps, atol, rtol, grad_outputs, kinks, seed) -> None:
+    """ConfigError naming a gradcheck option that is out of range."""
+    if mode not in ("auto", "full", "vjp", "projection"):
+        raise ConfigError(f"gradcheck: mode={mode!r}; expected 'auto', 'full', 'vjp' or 'projection'")
+    if kinks not in ("report", "fail"):
+        raise ConfigError(f"gradcheck: kinks={kinks!r}; expected 'report' or 'fail'")
+    for name, value, positive in (("eps", eps, True), ("atol", atol, False), ("rtol", rtol, False)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float | np.floating) or not math.isfinite(value) or (
+                value <= 0 if positive else value < 0):
+            raise ConfigError(f"gradcheck: {name}={value!r}; expected a finite number {'>' if positive else '>='} 0")
+    if wrt is not None:
+        wrt = list(wrt)
+        if not wrt or any(isinstance(i, bool) or not isinstance(i, int | np.integer) or not 0 <= i < n for i in wrt) \
+                or len(set(wrt)) != len(wrt):
+            raise ConfigError(f"gradcheck: wrt={wrt!r}; expected distinct input indices in [0, {n})")
+    if grad_outputs is not None and not isinstance(grad_outputs, list | tuple):
+        raise ConfigError(f"gradcheck: grad_outputs is a {type(grad_outputs).__name__}; expected a list with one "
+                          f"array per output")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ConfigError(f"gradcheck: seed={seed!r}; expected an integer >= 0")
+
+
+def _nondeterminism(subject, fd) -> str | None:
+    """Evaluate once more at the same inputs: a function that gives other outputs (a random mask, a
+    draw from numpy's global generator) cannot be checked by finite differences."""
+    again = [np.asarray(o, np.float64) for o in subject.evaluate(list(fd.x))]
+    differs = [float(np.nanmax(np.abs(a - b))) if a.shape == b.shape and a.size else math.inf
+               for a, b in zip(again, fd.f0) if not np.array_equal(a, b, equal_nan=True)]
+    if not differs and len(again) == len(fd.f0):
+        return None
+    return (f"two evaluations at the same inputs differ (by up to {max(differs, default=math.inf):.3g}); finite "
+            f"differences cannot check a random function: fix its randomness (a mask or a seed chosen at "
+            f"construction, not drawn in forward)")
 
 
 def _random_like(a: np.ndarray, rng: np.random.Generator) -> np.ndarray:

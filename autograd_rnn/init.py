@@ -33,11 +33,28 @@ def as_rng(rng=None) -> np.random.Generator:
         raise ConfigError(f"rng={rng!r}: {e}; expected None, a non-negative int seed or a numpy Generator") from None
 
 
+MAX_ELEMENTS = 2**36
+"""More elements than this (512 GiB of float64) in one initialised array is refused outright."""
+
+
 def _shape(shape) -> tuple[int, ...]:
     shape = (shape,) if isinstance(shape, int | np.integer) else tuple(shape)
     if not all(isinstance(s, int | np.integer) and not isinstance(s, bool) and s >= 0 for s in shape):
         raise ConfigError(f"shape={shape!r}; expected non-negative ints")
-    return tuple(int(s) for s in shape)
+    shape = tuple(int(s) for s in shape)
+    if math.prod(shape) > MAX_ELEMENTS:
+        raise ConfigError(f"shape={shape}: {math.prod(shape):,} elements is more than any machine holds; expected a "
+                          f"smaller size")
+    return shape
+
+
+def _allocated(draw, shape: tuple) -> np.ndarray:
+    try:
+        return draw()
+    except MemoryError:
+        gb = math.prod(shape) * 8 / 2**30
+        raise ConfigError(f"shape={shape}: {gb:,.1f} GB does not fit in this machine's memory; expected a "
+                          f"smaller size") from None
 
 
 def _fans(shape: tuple) -> tuple[int, int]:
@@ -55,7 +72,8 @@ def uniform(shape, bound: float | None = None, rng=None) -> np.ndarray:
         bound = 1 / math.sqrt(max(1, _fans(shape)[0]))
     if not (math.isfinite(bound) and bound >= 0):
         raise ConfigError(f"uniform: bound={bound!r}; expected a finite number >= 0")
-    return as_rng(rng).uniform(-bound, bound, shape)
+    rng = as_rng(rng)
+    return _allocated(lambda: rng.uniform(-bound, bound, shape), shape)
 
 
 def xavier_uniform(shape, gain: float = 1.0, rng=None) -> np.ndarray:
@@ -87,11 +105,18 @@ def orthogonal(shape, gain: float = 1.0, blocks: int = 1, rng=None) -> np.ndarra
     return gain * np.concatenate(parts, axis=0)
 
 
+def constant(shape, value: float) -> np.ndarray:
+    """``shape`` filled with ``value`` (a layer norm's ones and zeros), size-checked like the rest."""
+    shape = _shape(shape)
+    return _allocated(lambda: np.full(shape, float(value)), shape)
+
+
 def normal(shape, std: float = 1.0, rng=None) -> np.ndarray:
     """N(0, std^2) of ``shape`` (nn.Embedding's default with std = 1)."""
     if not (math.isfinite(std) and std >= 0):
         raise ConfigError(f"normal: std={std!r}; expected a finite number >= 0")
-    return std * as_rng(rng).standard_normal(_shape(shape))
+    shape, rng = _shape(shape), as_rng(rng)
+    return _allocated(lambda: std * rng.standard_normal(shape), shape)
 
 
-__all__ = ["as_rng", "uniform", "xavier_uniform", "orthogonal", "normal"]
+__all__ = ["as_rng", "uniform", "xavier_uniform", "orthogonal", "normal", "constant"]

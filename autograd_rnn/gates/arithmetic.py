@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import GateInputError
+from ..threads import use
 from .base import (
     Gate,
     broadcast_to_larger,
@@ -37,6 +38,7 @@ class MultiplyGate(Gate):
                 f"{a.shape[-1]} to match the last dimension of 'a' (a has shape {shape_str(a.shape)})"
             )
         self.save(a=a, b=b)
+        use(2 * a.size * (b.shape[-1] if b.ndim == 2 else 1))
         return np.asarray(a @ b)
 
     def batches_over_rows(self, rows, shapes) -> bool:
@@ -47,6 +49,7 @@ class MultiplyGate(Gate):
         a2 = a.reshape(1, -1) if a.ndim == 1 else a
         b2 = b.reshape(-1, 1) if b.ndim == 1 else b
         g2 = np.reshape(g, (a2.shape[0], b2.shape[1]))
+        use(2 * a2.size * b2.shape[1])
         return (g2 @ b2.T).reshape(a.shape), outer_sum(a2, g2).reshape(b.shape)
 
 
@@ -74,6 +77,7 @@ class LinearGate(Gate):
             )
         rows = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
         self.save(rows=rows, x_shape=x.shape, W=W)
+        use(2 * rows.shape[0] * W.size)
         out = rows @ W.T
         out += b
         return out if x.ndim == 2 else out.reshape(*x.shape[:-1], W.shape[0])
@@ -84,6 +88,7 @@ class LinearGate(Gate):
     def backward(self, g: np.ndarray) -> tuple:
         s = self.saved
         g_rows = g if g.ndim == 2 else g.reshape(-1, s.W.shape[0])
+        use(2 * g_rows.shape[0] * s.W.size)
         dx = g_rows @ s.W
         return dx if g.ndim == 2 else dx.reshape(s.x_shape), outer_sum(g_rows, s.rows), g_rows.sum(axis=0)
 

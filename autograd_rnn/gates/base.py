@@ -26,6 +26,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from ..errors import GateInputError, GateTypeError
+from ..threads import use
 
 
 class Saved(SimpleNamespace):
@@ -155,6 +156,7 @@ def outer_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     operands np.dot, which numpy routes to BLAS even for k = 1, where ``@`` takes a slow path (~9x
     slower at k = 1); for strided ones ``@``, which hands the strides to BLAS where np.dot would
     fall back to a loop (~3x slower)."""
+    use(2 * a.size * b.shape[1])
     if a.flags.c_contiguous and b.flags.c_contiguous:
         return np.dot(a.T, b)
     return a.T @ b
@@ -186,8 +188,13 @@ def normalize_axes(gate: str, axis, ndim: int) -> tuple[int, ...]:
     """The reduced axes as non-negative ints; refuses an axis out of range or repeated."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
-    if not all(isinstance(a, int | np.integer) and not isinstance(a, bool) for a in axes):
+    if isinstance(axis, int | np.integer) and not isinstance(axis, bool):
+        axes = (axis,)
+    elif isinstance(axis, tuple | list):
+        axes = tuple(axis)
+    else:
+        axes = None
+    if axes is None or not all(isinstance(a, int | np.integer) and not isinstance(a, bool) for a in axes):
         raise GateInputError(f"{gate}: axis={axis!r}; expected None, an int or a tuple of ints")
     out = []
     for a in axes:

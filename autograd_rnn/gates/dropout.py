@@ -22,8 +22,8 @@ class Dropout(Gate):
 
     @classmethod
     def sample(cls, shape: tuple, p: float, rng: np.random.Generator, dtype=np.float64) -> Dropout:
-        if not 0.0 <= p < 1.0:
-            raise GateInputError(f"Dropout: p={p}; expected a drop probability in [0, 1)")
+        if isinstance(p, bool) or not isinstance(p, int | float | np.floating) or not 0.0 <= p < 1.0:
+            raise GateInputError(f"Dropout: p={p!r}; expected a drop probability in [0, 1)")
         keep = rng.random(shape) >= p
         return cls(keep.astype(dtype) / np.dtype(dtype).type(1.0 - p))
 

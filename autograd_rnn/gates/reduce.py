@@ -60,7 +60,11 @@ class Mean(Reduction):
             raise GateInputError(f"{self.name}: the reduced axes {axes} of x {shape_str(x.shape)} hold no elements; "
                                  f"expected at least one (a mean of nothing is undefined)")
         self.save(shape=x.shape, axes=axes, n=n)
-        return np.asarray(x.mean(axis=axes, keepdims=self.keepdims))
+        with np.errstate(over="ignore"):
+            out = np.asarray(x.mean(axis=axes, keepdims=self.keepdims))
+        if not np.isfinite(out).all() and np.isfinite(x).all():  # the sum overflowed, the mean need not
+            out = np.asarray((x / x.dtype.type(n)).sum(axis=axes, keepdims=self.keepdims))
+        return out
 
     def backward(self, g: np.ndarray) -> tuple:
         s = self.saved

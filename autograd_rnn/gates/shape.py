@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import GateInputError, GateTypeError
-from .base import Gate, check_float, shape_str
+from .base import Gate, check_float, normalize_axes, shape_str
 
 
 def check_pieces(gate: str, xs: tuple) -> None:
@@ -17,11 +17,18 @@ def check_pieces(gate: str, xs: tuple) -> None:
         check_float(gate, f"xs[{i}]", x)
 
 
+def check_axis(gate: str, axis) -> int:
+    """An axis given to a constructor: an int (its range is checked against the input)."""
+    if isinstance(axis, bool) or not isinstance(axis, int | np.integer):
+        raise GateInputError(f"{gate}: axis={axis!r}; expected an int")
+    return int(axis)
+
+
 class Concat(Gate):
     """``out = concatenate(xs, axis)``. Backward: ``g`` split back into pieces of the input sizes."""
 
     def __init__(self, axis: int = -1):
-        self.axis = axis
+        self.axis = check_axis("Concat", axis)
 
     def forward(self, *xs: np.ndarray) -> np.ndarray:
         check_pieces(self.name, xs)
@@ -29,7 +36,7 @@ class Concat(Gate):
             if x.ndim == 0:
                 raise GateInputError(f"{self.name}: input 'xs[{i}]' is 0-d; expected arrays with an axis {self.axis}")
         ref = xs[0]
-        ax = self.axis % ref.ndim
+        (ax,) = normalize_axes(self.name, self.axis, ref.ndim)
         for i, x in enumerate(xs):
             if x.ndim != ref.ndim or x.shape[:ax] + x.shape[ax + 1 :] != ref.shape[:ax] + ref.shape[ax + 1 :]:
                 raise GateInputError(
@@ -55,15 +62,21 @@ class Split(Gate):
     """
 
     def __init__(self, sections: int | list[int], axis: int = -1):
-        self.sections = sections
-        self.axis = axis
-        self.n_outputs = sections if isinstance(sections, int) else len(sections)
+        ints = [sections] if isinstance(sections, int | np.integer) else list(sections) if isinstance(
+            sections, list | tuple) else None
+        if not ints or any(isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 1 for s in ints):
+            raise GateInputError(f"Split: sections={sections!r}; expected a count >= 1 or a non-empty list of sizes "
+                                 f">= 1")
+        self.sections = int(sections) if isinstance(sections, int | np.integer) else [int(s) for s in sections]
+        self.axis = check_axis("Split", axis)
+        self.n_outputs = self.sections if isinstance(self.sections, int) else len(self.sections)
 
     def forward(self, x: np.ndarray):
         check_float(self.name, "x", x)
-        n = x.shape[self.axis]
+        (axis,) = normalize_axes(self.name, self.axis, x.ndim)
+        n = x.shape[axis]
         if isinstance(self.sections, int):
-            if self.sections <= 0 or n % self.sections:
+            if n % self.sections:
                 raise GateInputError(
                     f"{self.name}: input 'x' has size {n} along axis {self.axis}; expected a multiple "
                     f"of sections={self.sections}"
@@ -78,7 +91,7 @@ class Split(Gate):
                 )
             ends = np.cumsum(self.sections).tolist()
             bounds = list(zip([0, *ends[:-1]], ends))
-        lead = (slice(None),) * (self.axis % x.ndim)
+        lead = (slice(None),) * axis
         parts = tuple(x[(*lead, slice(a, b))] for a, b in bounds)
         return parts if self.n_outputs > 1 else parts[0]
 
@@ -108,6 +121,9 @@ class Index(Gate):
             raise GateInputError(
                 f"{self.name}: key {self.key!r} is out of range for x of shape {shape_str(x.shape)}: {e}"
             ) from None
+        except (TypeError, ValueError) as e:
+            raise GateTypeError(f"{self.name}: key {self.key!r} cannot index x of shape {shape_str(x.shape)}: {e}; "
+                                f"expected ints, slices or an integer array") from None
         self.save(shape=x.shape, dtype=x.dtype)
         return np.array(out, copy=True)
 
@@ -122,7 +138,7 @@ class Stack(Gate):
     Backward: ``g`` taken apart along that axis."""
 
     def __init__(self, axis: int = 0):
-        self.axis = axis
+        self.axis = check_axis("Stack", axis)
 
     def forward(self, *xs: np.ndarray) -> np.ndarray:
         check_pieces(self.name, xs)
@@ -134,11 +150,12 @@ class Stack(Gate):
                     f"{self.name}: input 'xs[{i}]' is {x.dtype} {shape_str(x.shape)}; expected "
                     f"{xs[0].dtype} {shape_str(xs[0].shape)} like xs[0]"
                 )
-        self.save(n=len(xs))
-        return np.stack(xs, axis=self.axis)
+        (axis,) = normalize_axes(self.name, self.axis, xs[0].ndim + 1)
+        self.save(n=len(xs), axis=axis)
+        return np.stack(xs, axis=axis)
 
     def backward(self, g: np.ndarray) -> tuple:
-        return tuple(np.asarray(np.take(g, i, axis=self.axis)) for i in range(self.saved.n))
+        return tuple(np.asarray(np.take(g, i, axis=self.saved.axis)) for i in range(self.saved.n))
 
 
 class Reshape(Gate):
@@ -151,7 +168,7 @@ class Reshape(Gate):
         check_float(self.name, "x", x)
         try:
             out = x.reshape(self.shape)
-        except ValueError:
+        except (ValueError, TypeError):
             raise GateInputError(
                 f"{self.name}: input 'x' of shape {shape_str(x.shape)} ({x.size} values) cannot be "
                 f"reshaped to {self.shape}"
@@ -172,7 +189,13 @@ class Transpose(Gate):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_float(self.name, "x", x)
-        perm = tuple(a % x.ndim for a in self.axes) if self.axes is not None else tuple(reversed(range(x.ndim)))
+        if self.axes is None:
+            perm = tuple(reversed(range(x.ndim)))
+        else:
+            perm = normalize_axes(self.name, self.axes, x.ndim)
+            if len(perm) != x.ndim:
+                raise GateInputError(f"{self.name}: axes={self.axes!r} for x of shape {shape_str(x.shape)}; expected "
+                                     f"a permutation of all {x.ndim} axes")
         self.save(perm=perm)
         return x.transpose(perm)
 

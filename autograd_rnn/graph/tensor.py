@@ -62,13 +62,13 @@ class Tensor:
 
     def __len__(self) -> int:
         if self.data.ndim == 0:
-            raise TypeError("len() of a 0-d Tensor")
+            raise GateTypeError("len() of a 0-d Tensor; expected a Tensor with at least one axis")
         return len(self.data)
 
     def __iter__(self):
         """The slices along the first axis, each a Tensor recorded like ``t[i]``."""
         if self.data.ndim == 0:
-            raise TypeError("iteration over a 0-d Tensor")
+            raise GateTypeError("iteration over a 0-d Tensor; expected a Tensor with at least one axis")
         return (self[i] for i in range(len(self.data)))
 
     def numpy(self) -> np.ndarray:
@@ -147,8 +147,11 @@ class Tensor:
         return apply(G.Transpose(), self)
 
     def transpose(self, *axes) -> Tensor:
+        """The axes permuted (``t.transpose(1, 0, 2)`` or ``t.transpose((1, 0, 2))``); no axes: reversed."""
+        if not axes:
+            return apply(G.Transpose(None), self)
         axes = axes[0] if len(axes) == 1 and isinstance(axes[0], tuple | list) else axes
-        return apply(G.Transpose(tuple(axes) or None), self)
+        return apply(G.Transpose(tuple(axes)), self)
 
     def reshape(self, *shape) -> Tensor:
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
@@ -240,6 +243,8 @@ def lift(x, like: Tensor) -> Tensor:
 
 def _upstream(grad, t: Tensor) -> np.ndarray:
     g = np.asarray(grad.data if isinstance(grad, Tensor) else grad)
+    if g.dtype.kind not in "biuf":
+        raise GateTypeError(f"backward: the upstream gradient has dtype {g.dtype}; expected numbers")
     if g.shape != t.shape:
         raise GateInputError(f"backward: upstream gradient has shape {shape_str(g.shape)}; expected the "
                              f"tensor's shape {shape_str(t.shape)}")

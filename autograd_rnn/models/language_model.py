@@ -9,7 +9,7 @@ from ..errors import GateInputError
 from ..gates.base import check_indices
 from ..graph import Tensor, embedding, linear, softmax_cross_entropy
 from ..init import as_rng
-from ..nodes import Embedding, Linear, Node, cell_class
+from ..nodes import Embedding, Linear, Node, cell_class, check_size
 from ..sequence import Recurrent, Truncation, detach_state
 
 
@@ -47,9 +47,10 @@ class LanguageModel(Node):
                  dtype=np.float32, rng=None, fused: bool = True, **cell_options):
         super().__init__(dtype)
         rng = as_rng(rng)
-        if vocab_size < 1:
-            raise ValueError(f"LanguageModel: vocab_size={vocab_size}; expected >= 1")
-        self.vocab_size, self.one_hot = vocab_size, one_hot
+        vocab_size = check_size("LanguageModel", "vocab_size", vocab_size)
+        if not one_hot:
+            embed_size = check_size("LanguageModel", "embed_size", embed_size)
+        self.vocab_size, self.one_hot = vocab_size, bool(one_hot)
         self.embed_size = vocab_size if one_hot else embed_size
         self.cell_type = cell_class(cell)
         if not one_hot:
@@ -114,10 +115,16 @@ class LanguageModel(Node):
              state: list | None = None):
         """Mean cross-entropy (nats per token) of ``targets (T, B)`` given ``inputs (T, B)``;
         ``mask (T, B)`` drops padding. Returns ``(loss, final state)``."""
+        inputs, targets = self.check_tokens(inputs), np.asarray(targets)
+        if targets.shape != inputs.shape:
+            raise GateInputError(f"LanguageModel.loss: targets have shape {targets.shape}; expected the inputs' shape "
+                                 f"{inputs.shape} (T, batch)")
+        if mask is not None and np.shape(mask) != inputs.shape:
+            raise GateInputError(f"LanguageModel.loss: mask has shape {np.shape(mask)}; expected {inputs.shape}")
         logits, state = self.forward(inputs, state)
-        T, B = np.shape(targets)
+        T, B = targets.shape
         flat_mask = None if mask is None else np.asarray(mask).reshape(-1)
-        loss = softmax_cross_entropy(logits.reshape(T * B, self.vocab_size), np.asarray(targets).reshape(-1), flat_mask)
+        loss = softmax_cross_entropy(logits.reshape(T * B, self.vocab_size), targets.reshape(-1), flat_mask)
         return loss, state
 
     @staticmethod

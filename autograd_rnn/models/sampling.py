@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..data import Vocabulary
+from ..errors import ConfigError, NonFiniteError
 from ..graph import no_grad
 from ..init import as_rng
 from .language_model import LanguageModel
@@ -19,12 +22,12 @@ def sample_ids(model: LanguageModel, prime: np.ndarray, length: int, temperature
     recorded; every step is the model's own ``forward`` (the prime as one sequence, then one token
     at a time), so sampling sees exactly the function that was trained.
     """
-    if length < 0:
-        raise ValueError(f"sample: length={length}; expected >= 0")
-    if not temperature > 0:
-        raise ValueError(f"sample: temperature={temperature}; expected > 0")
-    if top_k is not None and top_k < 1:
-        raise ValueError(f"sample: top_k={top_k}; expected >= 1 (or None for no limit)")
+    if isinstance(length, bool) or not isinstance(length, int | np.integer) or length < 0:
+        raise ConfigError(f"sample: length={length!r}; expected an integer >= 0")
+    if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not 0 < temperature < math.inf:
+        raise ConfigError(f"sample: temperature={temperature!r}; expected a finite number > 0")
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 1):
+        raise ConfigError(f"sample: top_k={top_k!r}; expected an integer >= 1 (or None for no limit)")
     rng = as_rng(rng)
     was_training = model.training
     model.eval()
@@ -51,7 +54,11 @@ def sample_ids(model: LanguageModel, prime: np.ndarray, length: int, temperature
 
 
 def _draw(logits: np.ndarray, temperature: float, top_k: int | None, rng: np.random.Generator) -> int:
-    """One draw from softmax(logits / temperature) over the top_k, by inverting the cumulative sum."""
+    """One draw from softmax(logits / temperature) over the top_k, by inverting the cumulative sum.
+    Refuses logits that hold NaN or infinity (a model whose weights blew up)."""
+    if not np.isfinite(logits).all():
+        raise NonFiniteError("sample: the model's logits hold NaN or infinity, so there is nothing to draw from; its "
+                             "weights are degenerate (a diverged run?): use an earlier checkpoint")
     z = logits.astype(np.float64) / temperature
     if top_k is not None and top_k < z.size:
         cut = np.partition(z, -top_k)[-top_k]

@@ -1,11 +1,12 @@
 """Nodes: named parameters plus a forward written with graph ops."""
 
+from ..errors import ConfigError
 from .cell import Cell, TorchLikeCell
 from .gru import GRULayer
 from .layernorm import LayerNorm
 from .linear import Embedding, Linear
 from .lstm import LSTMLayer
-from .node import Node
+from .node import Node, check_size
 from .rnn import RNNLayer
 
 CELLS: dict[str, type] = {"rnn": RNNLayer, "lstm": LSTMLayer, "gru": GRULayer}
@@ -19,10 +20,10 @@ def cell_class(cell) -> type:
         try:
             return CELLS[cell.lower()]
         except KeyError:
-            raise ValueError(f"cell={cell!r}; expected one of {sorted(CELLS)} or a Cell subclass") from None
+            raise ConfigError(f"cell={cell!r}; expected one of {sorted(CELLS)} or a Cell subclass") from None
     if isinstance(cell, type) and issubclass(cell, Cell):
         return cell
-    raise TypeError(f"cell={cell!r}; expected one of {sorted(CELLS)} or a Cell subclass")
+    raise ConfigError(f"cell={cell!r}; expected one of {sorted(CELLS)} or a Cell subclass")
 
 
 def cell_name(cls: type) -> str | None:
@@ -32,6 +33,7 @@ def cell_name(cls: type) -> str | None:
 
 __all__ = [
     "Node",
+    "check_size",
     "Cell",
     "TorchLikeCell",
     "Linear",

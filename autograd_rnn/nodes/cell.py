@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..graph import Tensor
 from ..init import as_rng, uniform
-from .node import Node
+from .node import Node, check_size
 
 STANDARD = ("self", "input_size", "hidden_size", "dtype", "rng")
 """Constructor arguments every cell takes; the rest are its options (see :meth:`Cell.config`)."""
@@ -34,7 +34,9 @@ class Cell(Node):
 
     def __init__(self, input_size: int, hidden_size: int, dtype=np.float64):
         super().__init__(dtype)
-        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+        owner = type(self).__name__
+        self.input_size = check_size(owner, "input_size", input_size)
+        self.hidden_size = check_size(owner, "hidden_size", hidden_size)
 
     def step(self, x: Tensor, state):
         raise NotImplementedError

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..graph import Tensor
+from ..init import constant
 from .node import Node
 
 
@@ -25,8 +26,8 @@ class LayerNorm(Node):
             raise ConfigError(f"LayerNorm: eps={eps!r}; expected a finite number >= 0")
         self.size, self.eps, self.affine = int(size), float(eps), bool(affine)
         if affine:
-            self.parameter("weight", np.ones(size))
-            self.parameter("bias", np.zeros(size))
+            self.parameter("weight", constant(size, 1.0))
+            self.parameter("bias", constant(size, 0.0))
 
     def forward(self, x: Tensor) -> Tensor:
         x = x if isinstance(x, Tensor) else Tensor(x)

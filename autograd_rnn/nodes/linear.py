@@ -6,7 +6,7 @@ import numpy as np
 
 from ..graph import Tensor, embedding, linear
 from ..init import as_rng, normal, uniform
-from .node import Node
+from .node import Node, check_size
 
 
 class Linear(Node):
@@ -16,6 +16,8 @@ class Linear(Node):
     def __init__(self, in_features: int, out_features: int, dtype=np.float64, rng=None):
         super().__init__(dtype)
         rng = as_rng(rng)
+        in_features = check_size("Linear", "in_features", in_features)
+        out_features = check_size("Linear", "out_features", out_features)
         k = 1 / np.sqrt(in_features)
         self.in_features, self.out_features = in_features, out_features
         self.parameter("weight", uniform((out_features, in_features), k, rng))
@@ -34,7 +36,8 @@ class Embedding(Node):
 
     def __init__(self, num_embeddings: int, dim: int, dtype=np.float64, rng=None):
         super().__init__(dtype)
-        self.num_embeddings, self.dim = num_embeddings, dim
+        self.num_embeddings = check_size("Embedding", "num_embeddings", num_embeddings)
+        self.dim = check_size("Embedding", "dim", dim)
         self.parameter("weight", normal((num_embeddings, dim), 1.0, rng))
 
     def forward(self, indices) -> Tensor:

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 
 import numpy as np
 
+from ..errors import ConfigError, GateTypeError, NonFiniteError
 from ..graph import Parameter, Tensor
 
 DTYPES = (np.float32, np.float64)
 
 def check_dtype(owner: str, dtype) -> np.dtype:
-    dt = np.dtype(dtype)
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
     if dt not in DTYPES:
-        raise TypeError(f"{owner}: dtype={dt}; expected float32 or float64")
+        raise GateTypeError(f"{owner}: dtype={dtype!r}; expected float32 or float64")
     return dt
+
+
+def check_size(owner: str, name: str, value, low: int = 1) -> int:
+    """``value`` as an int >= ``low``, or a ConfigError naming it."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+        raise ConfigError(f"{owner}: {name}={value!r}; expected an integer >= {low}")
+    return int(value)
 
 
 class Node:
@@ -43,7 +55,7 @@ class Node:
         self._children.pop(name, None)
         if isinstance(value, Parameter):
             if value.dtype != self.dtype:
-                raise TypeError(
+                raise GateTypeError(
                     f"{type(self).__name__}.{name}: parameter dtype {value.dtype}; expected the node's {self.dtype}"
                 )
             value.name = value.name or name
@@ -54,8 +66,15 @@ class Node:
         object.__setattr__(self, "structure", self.structure + 1)
 
     def parameter(self, name: str, data: np.ndarray) -> Parameter:
-        """Create, register and return a parameter of the node's dtype."""
-        p = Parameter(np.asarray(data, dtype=self.dtype), name=name)
+        """Create, register and return a parameter of the node's dtype (finite values only)."""
+        data = np.asarray(data)
+        if data.dtype.kind not in "biuf":
+            raise GateTypeError(f"{type(self).__name__}.{name}: data of dtype {data.dtype}; expected numbers")
+        cast = data.astype(self.dtype)
+        if not np.isfinite(cast).all():
+            raise NonFiniteError(f"{type(self).__name__}.{name}: the values hold NaN or infinity once in "
+                                 f"{self.dtype}; expected finite numbers")
+        p = Parameter(cast, name=name)
         setattr(self, name, p)
         return p
 
@@ -87,7 +106,11 @@ class Node:
 
     def load_state_dict(self, state: dict) -> None:
         """Copy arrays into the parameters (cast to the node's dtype). Names and shapes must match
-        exactly; otherwise a ValueError lists every difference."""
+        exactly; otherwise a ConfigError lists every difference. Nothing is changed unless every entry
+        fits."""
+        if not isinstance(state, Mapping):
+            raise ConfigError(f"{type(self).__name__}.load_state_dict: got a {type(state).__name__}; expected a dict "
+                              f"of arrays by parameter name")
         params = self.parameters()
         missing = [k for k in params if k not in state]
         unexpected = [k for k in state if k not in params]
@@ -108,9 +131,18 @@ class Node:
                 lines.append(f"  unexpected: {', '.join(unexpected)}")
             if wrong:
                 lines.append("  wrong shape: " + "; ".join(wrong))
-            raise ValueError("\n".join(lines))
+            raise ConfigError("\n".join(lines))
+        cast = {}
         for k, p in params.items():
-            np.copyto(p.data, np.asarray(state[k]), casting="unsafe")
+            value = np.asarray(state[k])
+            with np.errstate(over="ignore"):
+                cast[k] = value.astype(p.dtype)
+            if not np.array_equal(np.isfinite(cast[k]), np.isfinite(value)):
+                raise NonFiniteError(f"{type(self).__name__}.load_state_dict: {k!r} holds values that overflow "
+                                     f"{p.dtype} (largest {np.max(np.abs(value[np.isfinite(value)])):.3g}); expected "
+                                     f"values within +-{np.finfo(p.dtype).max:.3g}")
+        for k, p in params.items():
+            np.copyto(p.data, cast[k])
 
     def train(self, mode: bool = True) -> Node:
         object.__setattr__(self, "training", mode)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ConfigError
 from ..graph import Tensor, linear
 from .cell import TorchLikeCell
 
@@ -28,7 +29,7 @@ class RNNLayer(TorchLikeCell):
 
     def __init__(self, input_size: int, hidden_size: int, nonlinearity: str = "tanh", dtype=np.float64, rng=None):
         if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNNLayer: nonlinearity={nonlinearity!r}; expected 'tanh' or 'relu'")
+            raise ConfigError(f"RNNLayer: nonlinearity={nonlinearity!r}; expected 'tanh' or 'relu'")
         super().__init__(input_size, hidden_size, dtype, rng)
         self.nonlinearity = nonlinearity
 

@@ -6,11 +6,14 @@ import warnings
 
 import numpy as np
 
+from ..errors import ConfigError
 from ..graph import Tensor, dropout
 from ..init import as_rng
-from ..nodes import Node, cell_class
+from ..nodes import Node, cell_class, check_size
 from .sequence import Sequence
 from .truncation import Truncation
+
+MAX_LAYERS = 1024
 
 
 class Recurrent(Node):
@@ -31,10 +34,11 @@ class Recurrent(Node):
                  truncation: Truncation | str | None = None, dtype=np.float64, rng=None, fused: bool = True,
                  **cell_options):
         super().__init__(dtype)
-        if layers < 1:
-            raise ValueError(f"Recurrent: layers={layers}; expected >= 1")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"Recurrent: dropout={dropout}; expected a probability in [0, 1)")
+        layers = check_size("Recurrent", "layers", layers)
+        if layers > MAX_LAYERS:
+            raise ConfigError(f"Recurrent: layers={layers}; expected at most {MAX_LAYERS}")
+        if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0.0 <= dropout < 1.0:
+            raise ConfigError(f"Recurrent: dropout={dropout!r}; expected a probability in [0, 1)")
         if dropout and layers == 1:
             warnings.warn(f"Recurrent: dropout={dropout} with layers=1 does nothing (dropout acts between layers)",
                           stacklevel=2)

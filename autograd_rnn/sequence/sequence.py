@@ -21,7 +21,7 @@ import functools
 
 import numpy as np
 
-from ..errors import GateInputError
+from ..errors import GateInputError, GateTypeError
 from ..gates.base import shape_str
 from ..graph import Tensor, apply, linear
 from ..nodes import Cell, Node
@@ -63,7 +63,7 @@ class Sequence(Node):
     def __init__(self, cell: Cell, truncation: Truncation | str | None = None, batch_first: bool = False,
                  fused: bool = True):
         if not isinstance(cell, Cell):
-            raise TypeError(f"Sequence: cell is a {type(cell).__name__}; expected a Cell (RNNLayer, LSTMLayer, ...)")
+            raise GateTypeError(f"Sequence: cell is a {type(cell).__name__}; expected a Cell (RNNLayer, LSTMLayer...)")
         super().__init__(cell.dtype)
         self.cell = cell
         self.truncation = parse_truncation(truncation)

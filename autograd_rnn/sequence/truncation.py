@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ConfigError
+
 
 class Truncation:
     """Base class: ``backward(kernel, acc, g_hs, g_final, monitor) -> dstate0``, and
@@ -82,8 +84,8 @@ class LookBack(Truncation):
     """dL_t flows back through steps t, t-1, ..., t-k (the tutorial's ``bptt_truncate = k``)."""
 
     def __init__(self, k: int):
-        if int(k) != k or k < 0:
-            raise ValueError(f"LookBack: k={k!r}; expected an integer >= 0 (steps to look back)")
+        if not _integer(k) or k < 0:
+            raise ConfigError(f"LookBack: k={k!r}; expected an integer >= 0 (steps to look back)")
         self.k = int(k)
 
     def backward(self, kernel, acc, g_hs, g_final, monitor=None) -> tuple:
@@ -115,8 +117,8 @@ class Truncated(Truncation):
 
     def __init__(self, k1: int, k2: int | None = None):
         k2 = k1 if k2 is None else k2
-        if int(k1) != k1 or int(k2) != k2 or k1 < 1 or k2 < k1:
-            raise ValueError(f"Truncated: k1={k1!r}, k2={k2!r}; expected integers with 1 <= k1 <= k2")
+        if not (_integer(k1) and _integer(k2)) or k1 < 1 or k2 < k1:
+            raise ConfigError(f"Truncated: k1={k1!r}, k2={k2!r}; expected integers with 1 <= k1 <= k2")
         self.k1, self.k2 = int(k1), int(k2)
 
     def backward(self, kernel, acc, g_hs, g_final, monitor=None) -> tuple:
@@ -149,12 +151,19 @@ class Truncated(Truncation):
         return f"Truncated({self.k1}, {self.k2})"
 
 
+def _integer(k) -> bool:
+    return isinstance(k, int | np.integer) and not isinstance(k, bool)
+
+
 def parse_truncation(spec: str | Truncation | None) -> Truncation:
     """``"full"``, ``"lookback:K"``, ``"tbptt:K"`` or ``"tbptt:K1,K2"`` (the command line's form)."""
     if spec is None:
         return Full()
     if isinstance(spec, Truncation):
         return spec
+    if not isinstance(spec, str):
+        raise ConfigError(f"truncation={spec!r}; expected a policy (Full(), LookBack(k), Truncated(k1, k2)), None, "
+                          f"or 'full', 'lookback:K', 'tbptt:K1,K2'")
     text = spec.strip().lower()
     try:
         if text == "full":
@@ -166,5 +175,5 @@ def parse_truncation(spec: str | Truncation | None) -> Truncation:
             if len(parts) in (1, 2):
                 return Truncated(*parts)
     except ValueError as e:
-        raise ValueError(f"truncation {spec!r}: {e}") from None
-    raise ValueError(f"truncation {spec!r}; expected 'full', 'lookback:K' or 'tbptt:K1,K2' (or 'tbptt:K')")
+        raise ConfigError(f"truncation {spec!r}: {e}") from None
+    raise ConfigError(f"truncation {spec!r}; expected 'full', 'lookback:K' or 'tbptt:K1,K2' (or 'tbptt:K')")

@@ -11,8 +11,9 @@ import numpy as np
 from ..cellspec import load_cell, spec_of
 from ..checkpoint import Checkpoint, save_checkpoint
 from ..data import Vocabulary
-from ..errors import CheckpointError, TrainingDiverged
+from ..errors import AutogradRNNError, CheckpointError, TrainingDiverged
 from ..models import LanguageModel
+from .schema import check_model, check_vocab
 
 
 def non_finite(arrays: dict) -> list[str]:
@@ -56,7 +57,8 @@ def model_from_checkpoint(ck: Checkpoint, cells: dict | None = None,
     ``allow_import`` names the module or file (or pass the class itself in ``cells``,
     ``{spec: Class}``). The cell is rebuilt with the options it was saved with. Refuses weights
     that hold NaN or infinity."""
-    mc = ck.config["model"]
+    mc = check_model(ck)
+    vocab = check_vocab(ck)
     spec = mc["cell"]
     cell = (cells or {}).get(spec) or load_cell(spec, allow_import)
     model = LanguageModel(mc["vocab_size"], cell=cell, embed_size=mc["embed_size"] or 1,
@@ -66,5 +68,8 @@ def model_from_checkpoint(ck: Checkpoint, cells: dict | None = None,
     if bad:
         raise CheckpointError(f"the checkpoint's weights {', '.join(bad[:3])} hold NaN or infinity (a diverged run); "
                               f"use an earlier checkpoint")
-    model.load_state_dict(ck.model)
-    return model, Vocabulary.from_dict(ck.vocab)
+    try:
+        model.load_state_dict(ck.model)
+    except AutogradRNNError as e:
+        raise CheckpointError(f"checkpoint: the weights do not fit the model its config describes: {e}") from None
+    return model, vocab

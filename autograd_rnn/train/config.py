@@ -4,12 +4,24 @@ it has them, its choices (read from the one list that defines them); the command
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
+import re
+import typing
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from ..cellspec import parse_spec
 from ..errors import ConfigError
-from ..nodes import CELLS
+from ..nodes import CELLS, Cell
 from ..optim import OPTIMIZERS, SCHEDULES
+from ..sequence import parse_truncation
+
+MAX_PARAMETERS = 200_000_000
+MAX_STEP_GB = 8
+SCHEDULE = re.compile(r"^(none|cosine|halve|step:\d+,[0-9.eE+-]+)$")
 
 LEVELS = ("char", "word")
 BATCHINGS = ("stream", "lines")
@@ -19,14 +31,15 @@ DEFAULT_CORPUS_STEPS = 4000
 minutes on two cores); on another corpus the default is one epoch."""
 
 
-def option(default, help: str, *, choices=None, positive: bool = False, group: str | None = None,
-           cli: bool = True, flag: str | None = None, many: bool = False, convert=None):
-    """A config field with what the command line needs to offer it: help text, choices, whether the
-    value must be > 0, a mutually exclusive group, the flag's name (default ``--field-name``),
-    whether the flag may be repeated (``many``; the values are collected in a list) and a function
-    that turns what the command line collected into the field's value (``convert``)."""
-    meta = {"help": help, "choices": choices, "positive": positive, "group": group, "cli": cli, "flag": flag,
-            "many": many, "convert": convert}
+def option(default, help: str, *, choices=None, positive: bool = False, low=None, below=None, limit=None,
+           group: str | None = None, cli: bool = True, flag: str | None = None, many: bool = False, convert=None):
+    """A config field with what checking it and the command line need: help text, choices, the
+    range of a number (``positive``: > 0; ``low``: at least; ``below``: less than; ``limit``: a
+    sanity limit that ``no_limits`` lifts), a mutually exclusive group, the flag's name (default
+    ``--field-name``), whether the flag may be repeated (``many``: the values are collected in a
+    list) and a function that turns what the command line collected into the value (``convert``)."""
+    meta = {"help": help, "choices": choices, "positive": positive, "low": low, "below": below, "limit": limit,
+            "group": group, "cli": cli, "flag": flag, "many": many, "convert": convert}
     if isinstance(default, list | dict):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -65,41 +78,135 @@ class TrainConfig:
     allow_import: list = option([], "trust the code of a custom cell that a checkpoint names (a module, a package "
                                 "above it, or a .py file) when resuming; repeat for more", many=True,
                                 convert=lambda v: list(v or ()))
-    embed: int = option(64, "embedding size", positive=True)
-    hidden: int = option(256, "hidden size", positive=True)
-    layers: int = option(1, "stacked recurrent layers", positive=True)
-    dropout: float = option(0.0, "dropout probability between layers (needs --layers 2 or more)")
+    embed: int = option(64, "embedding size", positive=True, limit=16384)
+    hidden: int = option(256, "hidden size", positive=True, limit=16384)
+    layers: int = option(1, "stacked recurrent layers", positive=True, limit=64)
+    dropout: float = option(0.0, "dropout probability between layers (needs --layers 2 or more)", low=0.0, below=1.0)
     one_hot: bool = option(False, "feed one-hot vectors instead of an embedding (the tutorial)")
-    seq_len: int = option(64, "time steps per chunk (stream)", positive=True)
-    batch: int = option(32, "sequences per batch", positive=True)
+    seq_len: int = option(64, "time steps per chunk (stream)", positive=True, limit=65536)
+    batch: int = option(32, "sequences per batch", positive=True, limit=16384)
     optimizer: str = option("adam", "optimizer", choices=tuple(OPTIMIZERS))
     lr: float | None = option(None, "learning rate (default: the optimizer's: sgd 0.005, adam 2e-3, adamw 5e-4, ...)",
                               positive=True)
-    weight_decay: float | None = option(None, "L2 (decoupled for adamw; default 0.01 for adamw, else 0)")
-    clip: float | None = option(5.0, "clip the global gradient norm to this (0 or none: off)")
-    clip_value: float | None = option(None, "also clamp every gradient element to [-X, X]")
+    weight_decay: float | None = option(None, "L2 (decoupled for adamw; default 0.01 for adamw, else 0)", low=0.0)
+    clip: float | None = option(5.0, "clip the global gradient norm to this (0 or none: off)", low=0.0)
+    clip_value: float | None = option(None, "also clamp every gradient element to [-X, X]", positive=True)
     truncation: str = option("full", "BPTT inside a chunk: full, lookback:K (the tutorial's bptt_truncate) or "
                              "tbptt:K1,K2")
     schedule: str = option("none", "learning rate: " + ", ".join(SCHEDULES) + " (halve: when validation loss rises)")
     steps: int | None = option(None, f"optimizer steps (default {DEFAULT_CORPUS_STEPS} on the built-in corpus, one "
-                               f"epoch otherwise)", positive=True, group="length")
-    epochs: float | None = option(None, "passes over the training split", positive=True, group="length")
+                               f"epoch otherwise)", positive=True, limit=10**8, group="length")
+    epochs: float | None = option(None, "passes over the training split", positive=True, limit=10**5, group="length")
     eval_every: int = option(250, "validate, sample and checkpoint every N steps", positive=True)
     eval_tokens: int = option(60_000, "validation tokens per evaluation", positive=True)
-    sample_length: int = option(200, "tokens in each periodic sample")
+    sample_length: int = option(200, "tokens in each periodic sample", low=0, limit=10**6)
     temperature: float = option(0.8, "sampling temperature of the periodic samples", positive=True)
     dtype: str = option("float32", "float32 trains faster", choices=DTYPES)
     max_vocab: int | None = option(None, "vocabulary size cap with <unk> (default 8000 for words, none for chars)",
-                                   positive=True)
+                                   low=2, limit=10**7)
     lowercase: bool = option(False, "lowercase the text before building the vocabulary")
     out: str = option("runs/latest", "directory for last.npz, best.npz, loss_curve.png, history.json")
     resume: bool = option(False, "continue from --out/last.npz with the checkpoint's settings; only "
                           "--steps/--epochs may extend the run")
-    seed: int = option(0, "makes a run reproducible bit for bit")
+    seed: int = option(0, "makes a run reproducible bit for bit", low=0, below=2**63)
     progress: bool = option(True, "show a progress bar", flag="--no-progress")
     plot: bool = option(True, "draw loss_curve.png (needs matplotlib)", flag="--no-plot")
-    stop_after: int | None = option(None, "act as if Ctrl-C came after this step (for tests)", cli=False)
+    no_limits: bool = option(False, f"lift the sanity limits on sizes (embed, hidden, layers, seq_len, batch, steps, "
+                             f"...) and on the model ({MAX_PARAMETERS:,} parameters) and a step's memory "
+                             f"({MAX_STEP_GB} GB)")
+    stop_after: int | None = option(None, "act as if Ctrl-C came after this step (for tests)", positive=True,
+                                    cli=False)
+
+    def validate(self) -> TrainConfig:
+        """Check every field: its type, its range or choices, the limits unless ``no_limits``, the
+        truncation, schedule and cell specs. Raises ConfigError naming the option, the value and
+        what was expected; returns the config."""
+        hints = typing.get_type_hints(TrainConfig)
+        for f in dataclasses.fields(self):
+            _check_field(f, hints[f.name], getattr(self, f.name), self.no_limits)
+        if self.steps is not None and self.epochs is not None:
+            raise ConfigError("--steps and --epochs are both set; expected one of them (or neither)")
+        if isinstance(self.out, str) and not self.out.strip():
+            raise ConfigError("--out ''; expected a directory name")
+        try:
+            parse_truncation(self.truncation)
+        except ValueError as e:
+            raise ConfigError(f"--truncation: {e}") from None
+        if not SCHEDULE.match(self.schedule):
+            raise ConfigError(f"--schedule {self.schedule!r}; expected one of {', '.join(SCHEDULES)}")
+        if isinstance(self.cell, str):
+            parse_spec(self.cell)
+        elif not (isinstance(self.cell, type) and issubclass(self.cell, Cell)):
+            raise ConfigError(f"--cell {self.cell!r}; expected a name ({', '.join(CELLS)}, module:Class, "
+                              f"file.py:Class) or a Cell subclass")
+        if not all(isinstance(k, str) and k.isidentifier() for k in self.cell_options):
+            raise ConfigError(f"--cell-option: keys {list(self.cell_options)}; expected Python names")
+        if not all(isinstance(a, str) and a for a in self.allow_import):
+            raise ConfigError(f"--allow-import {self.allow_import!r}; expected module names or .py paths")
+        return self
+
+    def check_size(self, vocab_size: int, gates: int = 4) -> None:
+        """The model's size and a training step's memory against the limits (unless ``no_limits``),
+        from the vocabulary size; ``gates``: the cell's gate blocks (4, an LSTM's, when unknown)."""
+        if self.no_limits:
+            return
+        E = vocab_size if self.one_hot else self.embed
+        H, L = self.hidden, self.layers
+        params = (0 if self.one_hot else vocab_size * E) + sum(
+            gates * H * ((E if k == 0 else H) + H + 2) for k in range(L)) + vocab_size * (H + 1)
+        if params > MAX_PARAMETERS:
+            raise ConfigError(f"the model would have about {params:,} parameters (vocabulary {vocab_size:,}, embed "
+                              f"{E}, hidden {H}, layers {L}); the limit for a sane run is {MAX_PARAMETERS:,}: pass "
+                              f"--no-limits to lift it")
+        floats = self.seq_len * self.batch * (L * (3 * gates + 4) * H + 3 * vocab_size + E)
+        gb = floats * (4 if self.dtype == "float32" else 8) / 2**30
+        if gb > MAX_STEP_GB:
+            raise ConfigError(f"a training step would hold about {gb:,.1f} GB of activations (seq_len {self.seq_len}, "
+                              f"batch {self.batch}, hidden {H}, layers {L}, vocabulary {vocab_size:,}); the limit "
+                              f"for a sane run is {MAX_STEP_GB} GB: pass --no-limits to lift it")
 
 
-RESUME_OWN = ("steps", "epochs", "out", "resume", "progress", "plot", "stop_after", "allow_import", "check_cell")
+def _check_field(f: dataclasses.Field, annotation, value, no_limits: bool) -> None:
+    """One field against its annotation and its option's metadata."""
+    meta, flag = f.metadata, f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+    kinds = typing.get_args(annotation) or (annotation,)
+    if value is None:
+        if type(None) in kinds:
+            return
+        raise ConfigError(f"{flag} is None; expected a value")
+    if bool in kinds:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{flag} {value!r}; expected true or false (a bool)")
+        return
+    if int in kinds and float not in kinds:
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            raise ConfigError(f"{flag} {value!r}; expected an integer")
+    elif float in kinds:
+        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+            raise ConfigError(f"{flag} {value!r}; expected a number")
+        if not math.isfinite(value):
+            raise ConfigError(f"{flag} {value!r}; expected a finite number")
+    elif str in kinds and not isinstance(value, str) and not (type in kinds and isinstance(value, type)):
+        raise ConfigError(f"{flag} {value!r}; expected a string")
+    elif dict in kinds and not isinstance(value, dict):
+        raise ConfigError(f"{flag} {value!r}; expected a dict")
+    elif list in kinds and not isinstance(value, list | tuple):
+        raise ConfigError(f"{flag} {value!r}; expected a list")
+    if meta.get("choices") and value not in meta["choices"]:
+        raise ConfigError(f"{flag} {value!r}; expected one of {', '.join(meta['choices'])}")
+    if not isinstance(value, int | float | np.integer | np.floating):
+        return
+    if meta.get("positive") and not value > 0:
+        raise ConfigError(f"{flag} {value!r}; expected a number > 0")
+    if meta.get("low") is not None and value < meta["low"]:
+        raise ConfigError(f"{flag} {value!r}; expected at least {meta['low']}")
+    if meta.get("below") is not None and value >= meta["below"]:
+        raise ConfigError(f"{flag} {value!r}; expected less than {meta['below']}")
+    if meta.get("limit") is not None and value > meta["limit"] and not no_limits:
+        raise ConfigError(f"{flag} {value!r} is above the limit {meta['limit']:,} for a sane run; pass --no-limits "
+                          f"to lift it")
+
+
+RESUME_OWN = ("steps", "epochs", "out", "resume", "progress", "plot", "stop_after", "allow_import", "check_cell",
+              "no_limits")
 """The fields a resumed run takes from the command line; every other setting comes from the checkpoint."""

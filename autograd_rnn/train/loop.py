@@ -30,7 +30,7 @@ import numpy as np
 from ..cellspec import import_cell, load_cell, spec_of
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..data import unigram_entropy
-from ..errors import ConfigError, DataError, NonFiniteError, TrainingDiverged
+from ..errors import AutogradRNNError, CheckpointError, ConfigError, DataError, NonFiniteError, TrainingDiverged
 from ..graph import Tensor, no_grad
 from ..models import LanguageModel, sample_text
 from ..nodes import cell_class, cell_name
@@ -41,7 +41,14 @@ from .checkpoints import model_from_checkpoint, save_run
 from .config import DEFAULT_CORPUS_STEPS, RESUME_OWN, TrainConfig
 from .corpus import Data, corpus_text, text_hash
 from .evaluate import evaluate_batches, nats_report
+from .lock import OutLock
 from .plot import plot_curve
+from .schema import check_training
+
+MAX_LOSS = 1000.0
+"""A loss above this many nats per token counts as divergence: a model that is learning anything
+stays near log(vocabulary size) or below; only blown-up weights assign the data a probability
+below e^-1000 (and float32 logits that far apart overflow where they are used)."""
 
 
 @dataclass
@@ -99,6 +106,7 @@ class Run:
         self.data = Data(cfg, self.text)
         self.unigram = unigram_entropy(self.data.train_ids, len(self.data.vocab))
         self.cell = resolve_cell(cfg.cell, cfg.allow_import if ck is not None else None)
+        cfg.check_size(len(self.data.vocab), getattr(self.cell, "gates", 4))
         self.model = LanguageModel(len(self.data.vocab), cell=self.cell, embed_size=cfg.embed, hidden_size=cfg.hidden,
                                    layers=cfg.layers, dropout=cfg.dropout, one_hot=cfg.one_hot,
                                    truncation=cfg.truncation, dtype=np.dtype(cfg.dtype),
@@ -126,15 +134,18 @@ class Run:
         return DEFAULT_CORPUS_STEPS if cfg.corpus is None else self.data.steps_per_epoch
 
     def _restore(self, ck: Checkpoint) -> None:
-        self.model.load_state_dict(ck.model)
-        self.optimizer.load_state_dict(ck.optimizer)
+        try:
+            self.model.load_state_dict(ck.model)
+            self.optimizer.load_state_dict(ck.optimizer)
+            if self.schedule is not None and ck.progress["schedule"] is not None:
+                self.schedule.load_state_dict(ck.progress["schedule"])
+        except (AutogradRNNError, ValueError, TypeError, KeyError) as e:
+            raise CheckpointError(f"--resume: {self.last_path} does not fit the run it describes ({e})") from None
         for k, g in self.rngs.items():
             g.bit_generator.state = ck.rng_state[k]
         p, saved = self.progress, ck.progress
         p.step, p.history, p.best_val = saved["step"], saved["history"], saved["best_val"]
         p.ema, p.ema_w = saved["ema"]
-        if self.schedule is not None and saved["schedule"] is not None:
-            self.schedule.load_state_dict(saved["schedule"])
         if saved["carry"] is not None:
             parts = [tuple(Tensor(np.asarray(a, self.model.dtype)) for a in layer) for layer in saved["carry"]]
             p.carry = [s if len(s) > 1 else s[0] for s in parts]
@@ -149,8 +160,10 @@ class Run:
         path, step = self.last_good
         return f"The last good checkpoint is {path} (step {step})."
 
-    def diverged(self, what: str) -> TrainingDiverged:
-        return TrainingDiverged(f"step {self.progress.step + 1}: {what}; training stopped. {self.last_good_text()} "
+    def diverged(self, what: str, step: int | None = None) -> TrainingDiverged:
+        """The error for a non-finite value at ``step`` (default: the step being taken)."""
+        step = self.progress.step + 1 if step is None else step
+        return TrainingDiverged(f"step {step}: {what}; training stopped. {self.last_good_text()} "
                                 f"Lower --lr or set --clip.")
 
     def train_step(self) -> tuple[float, float]:
@@ -165,8 +178,10 @@ class Run:
         except NonFiniteError as e:
             raise self.diverged(f"non-finite logits ({e})") from None
         value = loss.item()
-        if not math.isfinite(value):
-            raise self.diverged(f"the loss is {value}")
+        if not value <= MAX_LOSS:
+            raise self.diverged(f"the loss is {value:.6g} nats per token" + (
+                f", above {MAX_LOSS:g}: only blown-up weights give a probability below e^-{MAX_LOSS:g} to the data"
+                if math.isfinite(value) else ""))
         self.model.zero_grad()
         loss.backward()
         norm = clip_grad_norm(self.params, cfg.clip if cfg.clip else math.inf)
@@ -182,21 +197,31 @@ class Run:
         return value, float(mask.sum()) if mask is not None else float(y.size)
 
     def report(self, write) -> None:
-        """Validate, print a sample, write the checkpoints, redraw the curve."""
+        """Validate, print a sample, write the checkpoints, redraw the curve. The model as it will be
+        saved must give a finite loss of at most MAX_LOSS on the validation split (on the last
+        training batch when there is none), or the run stops as diverged before anything is written."""
         p = self.progress
         entry = {"step": p.step, "train": p.train_avg, "val": None}
         if self.data.val is not None:
             try:
                 v = evaluate_batches(self.model, self.data.val, self.cfg.eval_tokens)
             except NonFiniteError as e:
-                raise self.diverged(f"non-finite validation logits ({e})") from None
-            if not math.isfinite(v):
-                raise self.diverged(f"the validation loss is {v}")
+                raise self.diverged(f"non-finite validation logits ({e})", p.step) from None
+            if not v <= MAX_LOSS:
+                raise self.diverged(f"the validation loss is {v:.6g} nats per token" + (
+                    f", above {MAX_LOSS:g}" if math.isfinite(v) else ""), p.step)
             entry["val"] = v
             msg = f"step {p.step}: train {p.train_avg:.4f}, validation {nats_report(v)}"
             if isinstance(self.schedule, HalveOnIncrease) and self.schedule.step(v):
                 msg += f" (lr halved to {self.optimizer.lr:g})"
         else:
+            batch = self.data.batch(p.step - 1)
+            try:
+                v = evaluate_batches(self.model, [batch[:2] if batch[2] is None else batch[:3]])
+            except NonFiniteError as e:
+                raise self.diverged(f"non-finite logits on the last batch ({e})", p.step) from None
+            if not v <= MAX_LOSS:
+                raise self.diverged(f"the loss on the last batch is {v:.6g} nats per token", p.step)
             msg = f"step {p.step}: train {p.train_avg:.4f} nats (no validation split)"
         p.history.append(entry)
         text = sample_text(self.model, self.data.vocab, length=self.cfg.sample_length,
@@ -259,6 +284,7 @@ def resolve_resume(cfg: TrainConfig) -> tuple[TrainConfig, Checkpoint | None]:
     if not last_path.exists():
         raise FileNotFoundError(f"--resume: no checkpoint at {last_path}; train without --resume first")
     ck = load_checkpoint(last_path)
+    check_training(ck)
     saved = ck.config["train"]
     if cfg.corpus is not None and (saved["corpus"] is None or Path(cfg.corpus).resolve() != Path(saved["corpus"])):
         raise DataError(f"--resume: --corpus {cfg.corpus} differs from the one the checkpoint was trained on "
@@ -315,9 +341,18 @@ def _progress_bar(total: int, initial: int, enabled: bool):
 
 
 def train(cfg: TrainConfig) -> TrainResult:
-    """Run (or resume) the training the config describes; see the module docstring."""
+    """Run (or resume) the training the config describes; see the module docstring. The output
+    folder is locked for the run: a second run into it is refused."""
+    if not isinstance(cfg, TrainConfig):
+        raise ConfigError(f"train: got a {type(cfg).__name__}; expected a TrainConfig")
+    cfg.validate()
+    with OutLock(Path(cfg.out)):
+        return _train(cfg)
+
+
+def _train(cfg: TrainConfig) -> TrainResult:
     cfg, ck = resolve_resume(cfg)
-    Path(cfg.out).mkdir(parents=True, exist_ok=True)
+    cfg.validate()
     run = Run(cfg, ck)
     p, data = run.progress, run.data
     if cfg.check_cell and not is_builtin_class(run.cell):
@@ -363,5 +398,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     if stopped == "finished":
         say(f"done: {p.step} steps in {time.perf_counter() - t_start:.1f} s; checkpoints in {run.out}"
             + (f", loss curve {run.plot_path}" if run.plot_path.exists() else ""))
-    (run.out / "history.json").write_text(json.dumps(p.history, indent=1))
+    tmp = run.out / f".history.json.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(p.history, indent=1))
+    os.replace(tmp, run.out / "history.json")
     return TrainResult(p.step, p.history, p.best_val, stopped, run.out, run.unigram)

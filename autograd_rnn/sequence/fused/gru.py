@@ -24,6 +24,7 @@ import numpy as np
 
 from ...gates.base import Saved
 from ...graph import is_grad_enabled
+from ...threads import use
 from ..kernel import Kernel, StepGradients
 from .rnn import recurrent_grads, start
 
@@ -44,6 +45,7 @@ class GRUKernel(Kernel):
         hn = np.empty((T, B, H), dt)
         gh = np.empty((B, 3 * H), dt)
         W_T = W_hh.T
+        use(2 * B * W_hh.size)
         for t in range(T):
             np.dot(hs[t], W_T, out=gh)
             a = rz[t]
@@ -83,6 +85,7 @@ class GRUKernel(Kernel):
         np.multiply(dn, s.P_r[s0:s1], out=d[..., :H])
         np.multiply(dn, s.r[s0:s1], out=d[..., 2 * H : 3 * H])
         acc.end(s0, s1, d)
+        use(2 * n * B * s.W_hh.size)
         dh_prev = (d[..., : 3 * H].reshape(n * B, 3 * H) @ s.W_hh).reshape(n, B, H)
         dh_prev += dh * s.z[s0:s1]
         return (dh_prev,)

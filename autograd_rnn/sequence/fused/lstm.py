@@ -33,6 +33,7 @@ import numpy as np
 
 from ...gates.base import Saved
 from ...graph import is_grad_enabled
+from ...threads import use
 from ..kernel import Kernel, StepGradients
 from .rnn import recurrent_grads, start
 
@@ -68,6 +69,7 @@ class LSTMKernel(Kernel):
         tc = np.empty((T, B, H), dt)
         ig = np.empty((B, H), dt)
         W_T = W_hh.T
+        use(2 * B * W_hh.size)
         for t in range(T):
             a = act[t]
             np.dot(hs[t], W_T, out=a)
@@ -106,6 +108,7 @@ class LSTMKernel(Kernel):
         np.multiply(dct[:, :, None, :], s.R[s0:s1], out=dz[..., : 3 * H].reshape(n, B, 3, H))
         np.multiply(dh, s.P_o[s0:s1], out=dz[..., 3 * H :])
         acc.end(s0, s1, dz)
+        use(2 * dz.size * H)
         dh_prev = (dz.reshape(n * B, 4 * H) @ s.W_hh).reshape(n, B, H)
         return dh_prev, dct * s.f[s0:s1]
 

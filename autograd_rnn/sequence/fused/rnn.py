@@ -25,6 +25,7 @@ import numpy as np
 from ...errors import GateInputError
 from ...gates.base import Saved, outer_sum, shape_str
 from ...graph import is_grad_enabled
+from ...threads import use
 from ..kernel import Kernel, StepGradients
 
 
@@ -79,6 +80,7 @@ class RNNKernel(Kernel):
         a = zx + b_hh
         W_T = W_hh.T
         tanh = self.nonlinearity == "tanh"
+        use(2 * hs[0].size * W_hh.shape[0])
         for t in range(T):
             h = hs[t + 1]
             np.dot(hs[t], W_T, out=h)
@@ -103,6 +105,7 @@ class RNNKernel(Kernel):
         np.multiply(dstate[0], s.D[s0:s1], out=da)
         acc.end(s0, s1, da)
         n, B, H = da.shape
+        use(2 * da.size * H)
         return ((da.reshape(n * B, H) @ s.W_hh).reshape(n, B, H),)
 
     def finish(self, acc: StepGradients):

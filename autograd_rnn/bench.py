@@ -9,17 +9,21 @@ Only ratios from one run mean anything: this machine's speed drifts by tens of p
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import math
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 import tracemalloc
 from dataclasses import dataclass
 
 import numpy as np
 
+from . import threads
 from .allocator import tune_allocator
 from .models import LanguageModel, sample_ids
 from .nodes import CELLS as CELL_CLASSES
@@ -174,6 +178,103 @@ def bench_config(cfg: Config, cell: str, dtype, repeats: int, quick: bool, with_
     return out
 
 
+def product_share(cfg: Config, cell: str, fused: bool, steps: int = 5) -> dict:
+    """Where one training step's time goes: the step (median of ``steps``) against the matrix
+    products it made (their shapes recorded through the thread policy), each timed alone on
+    C-contiguous operands with the policy's threads and with one thread. What is left is the
+    elementwise work and the Python that no thread count speeds up."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, cfg.vocab, (cfg.seq_len, cfg.batch))
+    y = rng.integers(0, cfg.vocab, (cfg.seq_len, cfg.batch))
+    impl = Ours(cfg, cell, np.float32, fused=fused)
+    _time_steps(impl, x, y, 2)
+    step = statistics.median(_time_steps(impl, x, y, 1) for _ in range(steps))
+    threads.POLICY.record = []
+    try:
+        impl.step(x, y)
+        shapes = threads.POLICY.record
+    finally:
+        threads.POLICY.record = None
+    arrays = {}
+    for m, k, n in set(shapes):
+        arrays[m, k, n] = (rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32))
+
+    def products() -> float:
+        t0 = time.perf_counter()
+        for shape in shapes:
+            a, b = arrays[shape]
+            threads.use(*shape)
+            a @ b
+        return time.perf_counter() - t0
+
+    fixed = threads.POLICY.fixed
+    try:
+        policy = statistics.median(products() for _ in range(steps))
+        threads.set_threads(1)
+        one = statistics.median(products() for _ in range(steps))
+    finally:
+        threads.set_threads(fixed)
+    return {"step": step, "products": policy, "products 1 thread": one, "count": len(shapes)}
+
+
+@contextlib.contextmanager
+def busy_loops(n: int):
+    """``n`` other processes spinning (``while True: pass``) for the duration: a busy machine."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        time.sleep(0.5 if n else 0.0)
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def compare_threads(quick: bool, repeats: int, busy: int = 0) -> list[str]:
+    """Training tokens/s of ours under the thread policy, with one thread and with every core,
+    interleaved in one process (round 1: auto, 1, N; round 2: ...), optionally beside ``busy``
+    spinning processes. Prints and returns the lines."""
+    settings = ["auto", "1"] + ([str(threads.cores())] if threads.cores() > 1 else [])
+    head = (f"BLAS threads compared, training tokens/s (median of {repeats} interleaved rounds)"
+            + (f", beside {busy} busy loop(s)" if busy else ", alone"))
+    lines = [head, f"{'config':<18} {'cell':<5} {'path':<8} " + " ".join(f"{s + ' thr':>10}" for s in settings)
+             + f" {'auto/best':>10}"]
+    print("\n".join(lines), flush=True)
+    fixed = threads.POLICY.fixed
+    try:
+        with busy_loops(busy):
+            for cfg in CONFIGS:
+                for cell in CELLS:
+                    if quick and (cfg.name.startswith("C3") or cell == "rnn"):
+                        continue
+                    for fused in (True, False):
+                        lines.append(_compare_row(cfg, cell, fused, settings, repeats, quick))
+                        print(lines[-1], flush=True)
+    finally:
+        threads.set_threads(fixed)
+    return lines
+
+
+def _compare_row(cfg: Config, cell: str, fused: bool, settings: list, repeats: int, quick: bool) -> str:
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, cfg.vocab, (cfg.seq_len, cfg.batch))
+    y = rng.integers(0, cfg.vocab, (cfg.seq_len, cfg.batch))
+    impl = Ours(cfg, cell, np.float32, fused=fused)
+    n = max(3, steps_for(cfg, quick) // 2)
+    rates = {s: [] for s in settings}
+    for s in settings:
+        threads.set_threads(s)
+        _time_steps(impl, x, y, 1)
+    for _ in range(repeats):
+        for s in settings:
+            threads.set_threads(s)
+            rates[s].append(n * cfg.batch * cfg.seq_len / _time_steps(impl, x, y, n, settle=0.1))
+    med = {s: statistics.median(v) for s, v in rates.items()}
+    best = max(v for s, v in med.items() if s != "auto")
+    return (f"{cfg.name:<18} {cell:<5} {'fused' if fused else 'composed':<8} "
+            + " ".join(f"{med[s]:>10,.0f}" for s in settings) + f" {med['auto'] / best:>10.2f}")
+
+
 def calibration() -> str:
     a = np.random.default_rng(0).standard_normal((2048, 2048), dtype=np.float32)
     a @ a
@@ -237,6 +338,7 @@ def bench_tutorial(seconds: float = 4.0) -> float:
     return tokens / (time.perf_counter() - t0)
 
 
+QUICK_SHARES = {("C1", "lstm"), ("C2", "lstm"), ("C2", "gru")}
 TUTORIAL_TOKENS_PER_S = 45.0  # rnn-from-scratch's own code on this machine (40-50 tokens/s)
 
 
@@ -246,16 +348,27 @@ def blas_line() -> str:
     try:
         from threadpoolctl import threadpool_info
 
-        info = [f"{i['internal_api']} {i.get('version') or ''} kernels {i.get('architecture')}, "
-                f"{i['num_threads']} threads" for i in threadpool_info() if i["user_api"] == "blas"]
+        info = [f"{i['internal_api']} {i.get('version') or ''} kernels {i.get('architecture')}"
+                for i in threadpool_info() if i["user_api"] == "blas"]
     except ImportError:
         info = ["(install threadpoolctl to see the kernels)"]
     forced = os.environ.get("OPENBLAS_CORETYPE")
     return "numpy BLAS: " + "; ".join(info) + (f" (OPENBLAS_CORETYPE={forced} forces them)" if forced else "")
 
 
-def main(quick: bool = False, repeats: int | None = None, markdown: str | None = None) -> int:
+def main(quick: bool = False, repeats: int | None = None, markdown: str | None = None, threads_only: bool = False,
+         busy: int = 0) -> int:
     tuned = tune_allocator()
+    if threads_only:
+        lines = [f"autograd_rnn bench --threads-compare{' --quick' if quick else ''}: "
+                 f"{time.strftime('%Y-%m-%d %H:%M')}, {platform.processor() or platform.machine()}, "
+                 f"{threads.cores()} cores, numpy {np.__version__}", blas_line(), threads.describe(), ""]
+        print("\n".join(lines), flush=True)
+        lines += compare_threads(quick, repeats or 5, busy)
+        if markdown:
+            with open(markdown, "w") as f:
+                f.write("```text\n" + "\n".join(lines) + "\n```\n")
+        return 0
     with_torch = torch_available()
     if with_torch:
         import torch
@@ -267,6 +380,7 @@ def main(quick: bool = False, repeats: int | None = None, markdown: str | None =
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, numpy {np.__version__}"
         + (f", torch {torch.__version__}" if with_torch else " (torch not installed: no PyTorch columns)"),
         blas_line(),
+        threads.describe(),
         calibration(),
         "allocator: glibc keeps freed memory for reuse (autograd_rnn.allocator), for every column alike" if tuned
         else "allocator: default",
@@ -295,7 +409,21 @@ def main(quick: bool = False, repeats: int | None = None, markdown: str | None =
                f"{_ratio(r.get('ours composed'), r.get('torch cells')):>6} {r['peak MB']:>8.1f}")
         print(row, flush=True)
         rows.append(row)
-    extra = ["", "sampling tokens/s (1000 tokens, batch 1, C2 sizes)"]
+    extra = ["", "where a step's time goes (ours, float32): its matrix products timed alone, with the thread policy "
+             "and with one thread; the rest is elementwise work and Python, which no thread count speeds up",
+             f"{'config':<18} {'cell':<5} {'path':<8} {'step ms':>8} {'products':>9} {'1 thread':>9} "
+             f"{'share':>6} {'rest':>6}"]
+    print("\n".join(extra), flush=True)
+    for cfg, cell in [(c, k) for c in CONFIGS for k in CELLS if not quick or (c.name[:2], k) in QUICK_SHARES]:
+        for fused in (True, False):
+            r = product_share(cfg, cell, fused)
+            share = min(1.0, r["products"] / r["step"])
+            extra.append(f"{cfg.name:<18} {cell:<5} {'fused' if fused else 'composed':<8} {r['step'] * 1e3:>8.2f} "
+                         f"{r['products'] * 1e3:>9.2f} {r['products 1 thread'] * 1e3:>9.2f} {share:>6.0%} "
+                         f"{1 - share:>6.0%}")
+            print(extra[-1], flush=True)
+    extra += ["", "sampling tokens/s (1000 tokens, batch 1, C2 sizes)"]
+    print("\n".join(extra[-2:]), flush=True)
     for cell in CELLS if not quick else ("lstm",):
         s = bench_sampling(CONFIGS[1], cell, 1000, with_torch)
         extra.append(f"  {cell:<5} ours {s['ours']:>9,.0f}   torch cell loop {_fmt(s.get('torch cells')):>9}   "

@@ -11,7 +11,8 @@ import typing
 
 import numpy as np
 
-from .errors import AutogradRNNError, TrainingDiverged
+from .errors import AutogradRNNError, ConfigError, TrainingDiverged
+from .threads import set_threads
 from .train import TrainConfig
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_BUG = 0, 1, 2, 3, 130, 70
@@ -209,13 +210,22 @@ def add_bench(sub) -> None:
     p.add_argument("--quick", action="store_true", help="a one-minute subset")
     p.add_argument("--repeats", type=_number(int, True, True), default=None, help="timed rounds per row (interleaved)")
     p.add_argument("--markdown", default=None, help="also write the results as a Markdown table to this file")
+    p.add_argument("--threads-compare", action="store_true",
+                   help="instead: our training speed with the thread policy, one thread and every core, interleaved")
+    p.add_argument("--busy", type=_number(int, False, False), default=0,
+                   help="with --threads-compare: run beside this many busy loops (a loaded machine)")
     p.set_defaults(run=run_bench)
 
 
 def run_bench(args) -> int:
     from .bench import main as bench_main
 
-    return bench_main(quick=args.quick, repeats=args.repeats, markdown=args.markdown)
+    if not 0 <= args.busy <= 64:
+        raise ConfigError(f"bench: --busy {args.busy}; expected a number of busy loops from 0 to 64")
+    if args.busy and not args.threads_compare:
+        raise ConfigError("bench: --busy applies to --threads-compare only")
+    return bench_main(quick=args.quick, repeats=args.repeats, markdown=args.markdown,
+                      threads_only=args.threads_compare, busy=args.busy)
 
 
 class Parser(argparse.ArgumentParser):
@@ -225,12 +235,20 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 
+def add_threads(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threads", default=None, metavar="N|auto",
+                   help="BLAS threads for every matrix product (default auto: one for a product under 2 MFLOP, every "
+                   "core above; also AUTOGRAD_RNN_THREADS)")
+
+
 def parser() -> argparse.ArgumentParser:
     p = Parser(prog="autograd-rnn", description="Recurrent networks from gates up: train, sample, "
                                 "evaluate, check gradients, benchmark.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for add in (add_train, add_sample, add_evaluate, add_gradcheck, add_bench):
         add(sub)
+    for verb in sub.choices.values():
+        add_threads(verb)
     return p
 
 
@@ -247,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
     np.set_printoptions(precision=4)
     np.seterr(over="ignore", invalid="ignore", divide="ignore")  # non-finite values are caught and said in words
     try:
+        if args.threads is not None:
+            set_threads(args.threads)
         return args.run(args)
     except TrainingDiverged as e:
         print(f"error: {one_line(e)}", file=sys.stderr)

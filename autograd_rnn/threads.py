@@ -1,27 +1,32 @@
 """How many BLAS threads each matrix product gets.
 
 A small product (a recurrent step's ``h @ W^T`` at batch 32, hidden 64: under a megaflop, a few
-microseconds) gains nothing from a second thread and loses badly when the machine is busy: an
-OpenBLAS thread that waits for a descheduled partner spins, and such a step can take many times
-its time. A large one (an output projection, a weight gradient over all steps) scales with the
-cores. So the package chooses per operation, from its size:
+microseconds) gains nothing from a second thread. A large one (an output projection, a weight
+gradient over all steps) scales with the cores, but only while they are free: an OpenBLAS thread
+that waits for a descheduled partner spins, and beside busy neighbours a multi-threaded product
+can take a whole scheduler time slice instead of microseconds (a training step 20 to 80 times
+slower). So the package chooses per operation:
 
 * below ``SMALL_FLOPS`` floating-point operations: one thread;
-* from there on: every core this process may run on.
+* from there on: every core this process may run on, unless the machine is **busy**: then one.
 
-The choice depends on the product's size and the machine's core count only, never on how busy
-the machine is at the moment: BLAS sums in another order with another thread count, so a
-load-dependent choice would make a seeded run, or a resumed one, differ in the last bits.
+*Busy* is measured, not guessed: Linux counts the time this process's main thread spent ready
+to run but waiting for a CPU (``/proc/self/schedstat``); when that is more than ``BUSY_SHARE`` of
+the last ``INTERVAL`` seconds, other processes want the cores, and products run on one thread
+until the waiting stops. Off Linux the size alone decides.
 
-``AUTOGRAD_RNN_THREADS=N`` in the environment, ``set_threads(N)`` or ``autograd-rnn ... --threads N``
-fixes N threads for every product instead (``auto`` restores the policy); ``--threads 1`` is the
-choice for a machine shared with busy neighbours. Control goes through threadpoolctl; without it,
-or with a BLAS it does not know, nothing is changed.
+BLAS sums in another order with another thread count, so a product's last bits depend on it. A
+fixed thread count makes runs reproducible bit for bit (a resumed run equal to an uninterrupted
+one, a seed giving the same weights); ``auto`` gives that too as long as the load does not change
+its choices. ``AUTOGRAD_RNN_THREADS=N`` in the environment, ``set_threads(N)`` or ``autograd-rnn
+... --threads N`` fixes N threads for every product (``auto`` restores the policy). Control goes
+through threadpoolctl; without it, or with a BLAS it does not know, nothing is changed.
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 from .errors import ConfigError
 
@@ -31,7 +36,10 @@ except ImportError:  # an optional convenience for the pure-numpy path: without 
     ThreadpoolController = None
 
 SMALL_FLOPS = 2e6
+BUSY_SHARE = 0.05
+INTERVAL = 0.2
 ENV = "AUTOGRAD_RNN_THREADS"
+SCHEDSTAT = "/proc/self/schedstat"
 
 
 def cores() -> int:
@@ -42,12 +50,43 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def decide(flops: float, n_cores: int, fixed: int | None = None) -> int:
-    """The thread count for one product of ``flops`` operations on ``n_cores`` cores; ``fixed``
-    overrides."""
+def decide(flops: float, n_cores: int, fixed: int | None = None, busy: bool = False) -> int:
+    """The thread count for one product of ``flops`` operations on ``n_cores`` cores, on a
+    ``busy`` machine or not; ``fixed`` overrides."""
     if fixed is not None:
         return fixed
-    return 1 if flops < SMALL_FLOPS else max(1, n_cores)
+    return 1 if flops < SMALL_FLOPS or busy else max(1, n_cores)
+
+
+def read_wait() -> float | None:
+    """Seconds this process's main thread has spent waiting for a CPU, or None where the system
+    does not say (not Linux)."""
+    try:
+        with open(SCHEDSTAT) as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class LoadWatch:
+    """Whether the machine is busy: the share of wall time the main thread spent waiting for a
+    CPU over the last ``interval`` seconds, above ``share``. Read at most once per interval;
+    ``clock`` and ``read`` are injectable for tests."""
+
+    def __init__(self, share: float = BUSY_SHARE, interval: float = INTERVAL, clock=time.monotonic, read=read_wait):
+        self.share, self.interval, self.clock, self.read = share, interval, clock, read
+        self.since, self.waited = clock(), read()
+        self.busy = False
+
+    def __call__(self) -> bool:
+        now = self.clock()
+        if self.waited is None or now - self.since < self.interval:
+            return self.busy
+        waited = self.read()
+        if waited is not None:
+            self.busy = (waited - self.waited) > self.share * (now - self.since)
+        self.since, self.waited = now, waited
+        return self.busy
 
 
 def parse(value) -> int | None:
@@ -64,12 +103,15 @@ def parse(value) -> int | None:
 
 
 class Policy:
-    """The process's thread policy; :func:`use` is called before each BLAS product."""
+    """The process's thread policy; :func:`use` is called before each BLAS product. ``record``, a
+    list or None, collects the ``(m, k, n)`` of every product while it is a list (for profiles)."""
 
     def __init__(self):
         self.fixed = parse(os.environ.get(ENV))
         self.cores = cores()
+        self.busy = LoadWatch()
         self.current: int | None = None
+        self.record: list | None = None
         self.blas = None
         if ThreadpoolController is not None:
             try:
@@ -78,10 +120,14 @@ class Policy:
                 self.blas = None
 
     def threads_for(self, flops: float) -> int:
-        return decide(flops, self.cores, self.fixed)
+        if self.fixed is not None or flops < SMALL_FLOPS or self.cores == 1:
+            return decide(flops, self.cores, self.fixed)
+        return decide(flops, self.cores, busy=self.busy())
 
-    def use(self, flops: float) -> None:
-        n = self.threads_for(flops)
+    def use(self, m: int, k: int, n: int) -> None:
+        if self.record is not None:
+            self.record.append((m, k, n))
+        n = self.threads_for(2.0 * m * k * n)
         if n != self.current and self.blas is not None:
             for lib in self.blas:
                 lib.set_num_threads(n)
@@ -92,15 +138,17 @@ class Policy:
             return "BLAS threads: left to the BLAS library (threadpoolctl cannot control it here)"
         if self.fixed is not None:
             return f"BLAS threads: {self.fixed} for every product (fixed by {ENV} or --threads)"
-        return f"BLAS threads: auto: 1 below {SMALL_FLOPS / 1e6:g} MFLOP, {self.cores} (all cores) from there on"
+        watch = "1 while the machine is busy" if self.busy.waited is not None else "(load not measurable here)"
+        return (f"BLAS threads: auto: 1 below {SMALL_FLOPS / 1e6:g} MFLOP, {self.cores} (all cores) from there on, "
+                f"{watch}")
 
 
 POLICY = Policy()
 
 
-def use(flops: float) -> None:
-    """Set the BLAS thread count for a product of ``flops`` floating-point operations."""
-    POLICY.use(flops)
+def use(m: int, k: int, n: int) -> None:
+    """Set the BLAS thread count for the product of an ``(m, k)`` and a ``(k, n)`` matrix."""
+    POLICY.use(m, k, n)
 
 
 def set_threads(value) -> None:
@@ -113,4 +161,4 @@ def describe() -> str:
     return POLICY.describe()
 
 
-__all__ = ["SMALL_FLOPS", "decide", "parse", "use", "set_threads", "describe", "cores", "Policy"]
+__all__ = ["SMALL_FLOPS", "decide", "parse", "use", "set_threads", "describe", "cores", "Policy", "LoadWatch"]

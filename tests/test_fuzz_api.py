@@ -848,12 +848,20 @@ def state_edits(draw):
                                           "float64", "float32", "scalar"]), min_size=0, max_size=2))
 
 
+def _cast(value, dtype):
+    """``value`` as an array of ``dtype``, or unchanged where it is not numeric (an earlier edit made it a string)."""
+    try:
+        return np.asarray(value, dtype)
+    except (TypeError, ValueError):
+        return value
+
+
 def _edited(edit: str, value, shape: tuple):
     return {
         "reshape": lambda: np.ones(int(np.prod(shape)) + 1), "int": lambda: np.ones(shape, np.int64),
         "huge": lambda: np.full(shape, 1e300), "list": lambda: np.asarray(value).tolist(), "string": lambda: "abc",
-        "nan": lambda: np.full(shape, np.nan), "float64": lambda: np.asarray(value, np.float64),
-        "float32": lambda: np.asarray(value, np.float32), "scalar": lambda: 0.5,
+        "nan": lambda: np.full(shape, np.nan), "float64": lambda: _cast(value, np.float64),
+        "float32": lambda: _cast(value, np.float32), "scalar": lambda: 0.5,
     }[edit]()
 
 

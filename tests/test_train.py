@@ -12,6 +12,7 @@ import pytest
 
 import autograd_rnn as ar
 from autograd_rnn.checkpoint import CheckpointError, load_checkpoint
+from autograd_rnn.errors import GateInputError
 from autograd_rnn.models import LanguageModel, sample_ids, sample_text
 from autograd_rnn.train import TrainConfig, TrainingDiverged, model_from_checkpoint, train
 
@@ -169,6 +170,32 @@ def test_dropout_is_off_in_eval():
     np.testing.assert_array_equal(a, b)
     model.train()
     assert not np.array_equal(model(x)[0].data, model(x)[0].data)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("fused", [True, False])
+def test_frozen_model_is_the_same_function_without_a_graph(cell, fused):
+    model = LanguageModel(7, cell=cell, embed_size=3, hidden_size=4, layers=2, dtype=np.float64, rng=0, fused=fused)
+    x = np.array([[1], [6], [0]])
+    want, state = model(x)
+    one, _ = model(x[:1])
+    with model.frozen():
+        assert (model._frozen["table"] is None) == (not fused)
+        got, state_in = model(x)
+        step, _ = model(x[:1])
+        assert not got.requires_grad and got._op is None
+    np.testing.assert_allclose(got.data, want.data, rtol=1e-12)
+    np.testing.assert_allclose(step.data, one.data, rtol=1e-12)
+    h_in, h_out = (state_in[-1][0], state[-1][0]) if cell == "lstm" else (state_in[-1], state[-1])
+    np.testing.assert_allclose(h_in.data, h_out.data, rtol=1e-12)
+    assert model._frozen is None and model(x)[0].requires_grad
+
+
+def test_frozen_table_is_dropped_even_after_an_error():
+    model = LanguageModel(7, cell="lstm", embed_size=3, hidden_size=4, dtype=np.float64, rng=0)
+    with pytest.raises(GateInputError), model.frozen():
+        model(np.array([[9]]))
+    assert model._frozen is None
 
 
 def test_sampling_seed_temperature_top_k(corpus, tmp_path):

@@ -11,7 +11,8 @@ def stable_sigmoid(x: np.ndarray) -> np.ndarray:
     """sigma(x) = (1 + tanh(x / 2)) / 2: no overflow or NaN for any x. It rounds to exactly 0 below
     about x = -38 and to 1 above about x = 37 in float64 (-20 and 18 in float32), where the true
     value is within round-off of them."""
-    y = np.asarray(np.tanh(x * 0.5))
+    y = np.asarray(np.multiply(x, 0.5))
+    np.tanh(y, out=y)
     y *= 0.5
     y += 0.5
     return y
@@ -37,7 +38,10 @@ class Tanh(Elementwise):
 
     def backward(self, g: np.ndarray) -> tuple:
         y = self.saved.y
-        return (np.asarray(g * (1.0 - y * y)),)
+        d = np.asarray(np.multiply(y, y))
+        np.subtract(1.0, d, out=d)
+        d *= g
+        return (d,)
 
 
 class Sigmoid(Elementwise):
@@ -54,7 +58,10 @@ class Sigmoid(Elementwise):
 
     def backward(self, g: np.ndarray) -> tuple:
         y = self.saved.y
-        return (np.asarray(g * y * (1.0 - y)),)
+        d = np.asarray(np.subtract(1.0, y))
+        d *= y
+        d *= g
+        return (d,)
 
 
 class ReLU(Elementwise):

@@ -38,7 +38,7 @@ class MultiplyGate(Gate):
                 f"{a.shape[-1]} to match the last dimension of 'a' (a has shape {shape_str(a.shape)})"
             )
         self.save(a=a, b=b)
-        use(2 * a.size * (b.shape[-1] if b.ndim == 2 else 1))
+        use(a.shape[0] if a.ndim == 2 else 1, a.shape[-1], b.shape[-1] if b.ndim == 2 else 1)
         return np.asarray(a @ b)
 
     def batches_over_rows(self, rows, shapes) -> bool:
@@ -49,7 +49,7 @@ class MultiplyGate(Gate):
         a2 = a.reshape(1, -1) if a.ndim == 1 else a
         b2 = b.reshape(-1, 1) if b.ndim == 1 else b
         g2 = np.reshape(g, (a2.shape[0], b2.shape[1]))
-        use(2 * a2.size * b2.shape[1])
+        use(a2.shape[0], b2.shape[1], b2.shape[0])
         return (g2 @ b2.T).reshape(a.shape), outer_sum(a2, g2).reshape(b.shape)
 
 
@@ -62,6 +62,17 @@ class LinearGate(Gate):
     """
 
     def forward(self, x: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if not (type(x) is type(W) is type(b) is np.ndarray and x.dtype == W.dtype == b.dtype and x.dtype.kind == "f"
+                and x.ndim >= 1 and W.ndim == 2 and W.shape[1] == x.shape[-1] and b.shape == (W.shape[0],)):
+            self.check(x, W, b)  # the common case passes the test above; this names what is wrong
+        rows = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+        self.save(rows=rows, x_shape=x.shape, W=W)
+        use(rows.shape[0], W.shape[1], W.shape[0])
+        out = rows @ W.T
+        out += b
+        return out if x.ndim == 2 else out.reshape(*x.shape[:-1], W.shape[0])
+
+    def check(self, x: np.ndarray, W: np.ndarray, b: np.ndarray) -> None:
         check_floats(self.name, x=x, W=W, b=b)
         if x.ndim < 1:
             raise GateInputError(f"{self.name}: input 'x' is 0-d; expected (..., in_features)")
@@ -75,12 +86,6 @@ class LinearGate(Gate):
             raise GateInputError(
                 f"{self.name}: input 'b' has shape {shape_str(b.shape)}; expected ({W.shape[0]},)"
             )
-        rows = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
-        self.save(rows=rows, x_shape=x.shape, W=W)
-        use(2 * rows.shape[0] * W.size)
-        out = rows @ W.T
-        out += b
-        return out if x.ndim == 2 else out.reshape(*x.shape[:-1], W.shape[0])
 
     def batches_over_rows(self, rows, shapes) -> bool:
         return rows == (True, False, False) and len(shapes[0]) >= 2
@@ -88,7 +93,7 @@ class LinearGate(Gate):
     def backward(self, g: np.ndarray) -> tuple:
         s = self.saved
         g_rows = g if g.ndim == 2 else g.reshape(-1, s.W.shape[0])
-        use(2 * g_rows.shape[0] * s.W.size)
+        use(g_rows.shape[0], s.W.shape[0], s.W.shape[1])
         dx = g_rows @ s.W
         return dx if g.ndim == 2 else dx.reshape(s.x_shape), outer_sum(g_rows, s.rows), g_rows.sum(axis=0)
 

@@ -52,11 +52,11 @@ class SoftmaxCrossEntropy(Gate):
         if not kept.any():
             raise GateInputError(f"{name}: every row is masked or ignored; expected at least one target")
         z = logits - logits.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        s = e.sum(axis=1)
-        lse = np.log(s)
         safe_t = np.where(kept, targets, 0)
-        logp_t = z[np.arange(n), safe_t] - lse
+        z_t = z[np.arange(n), safe_t]
+        e = np.exp(z, out=z)  # z is not needed past z_t: exp in place
+        s = e.sum(axis=1)
+        logp_t = z_t - np.log(s)
         loss = -(weights * logp_t).sum() / total
         if not np.isfinite(loss):
             bad = np.argwhere(~np.isfinite(logits))
@@ -69,7 +69,7 @@ class SoftmaxCrossEntropy(Gate):
     def backward(self, g) -> tuple:
         s = self.saved
         n = s.probs.shape[0]
-        d = s.probs.copy()
-        d[np.arange(n), s.targets] -= 1
-        d *= (s.weights * (np.asarray(g, d.dtype) / s.total))[:, None]
+        scale = s.weights * (np.asarray(g, s.probs.dtype) / s.total)
+        d = s.probs * scale[:, None]  # a new array: backward may run again on the saved probs
+        d[np.arange(n), s.targets] -= scale
         return (d, None, None) if s.has_mask else (d, None)

@@ -261,7 +261,7 @@ def apply(gate: G.Gate, *inputs) -> Tensor | tuple[Tensor, ...]:
     tensors = inputs
     for x in inputs:
         if not isinstance(x, Tensor):
-            tensors = tuple(x if isinstance(x, Tensor) else Tensor(x) for x in inputs)
+            tensors = tuple(x if isinstance(x, Tensor) else make_tensor(np.asarray(x), None) for x in inputs)
             break
     out = gate.forward(*[t.data for t in tensors])
     track = is_grad_enabled() and any(t.requires_grad for t in tensors)

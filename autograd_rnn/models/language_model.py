@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from ..cellspec import check_options, spec_of
 from ..errors import GateInputError
 from ..gates.base import check_indices
-from ..graph import Tensor, embedding, linear, softmax_cross_entropy
+from ..graph import Tensor, embedding, linear, no_grad, softmax_cross_entropy
 from ..init import as_rng
 from ..nodes import Embedding, Linear, Node, cell_class, check_size
 from ..sequence import Recurrent, Truncation, detach_state
@@ -59,6 +61,7 @@ class LanguageModel(Node):
                              truncation=truncation, dtype=dtype, rng=rng, fused=fused, **cell_options)
         self.proj = Linear(hidden_size, vocab_size, dtype=dtype, rng=rng)
         self.hidden_size, self.layers, self.p_drop = hidden_size, layers, dropout
+        object.__setattr__(self, "_frozen", None)
 
     def cell_options(self) -> dict:
         """The cells' constructor options (``Cell.config()``), as a checkpoint stores them; a
@@ -103,13 +106,33 @@ class LanguageModel(Node):
         """``tokens (T, B)`` ints -> ``(logits (T, B, V), state)``; ``state`` one entry per layer.
         The one inference path: training, evaluation and sampling all come through here."""
         tokens = self.check_tokens(tokens)
-        first = self.rnn.sequences()[0].input_projection()
-        if first is not None and not self.one_hot and self.vocab_size <= tokens.size:
-            table = linear(self.embedding.weight, *first)
+        table = self._frozen.get("table") if self._frozen is not None else None
+        if table is None and not self.one_hot and self.vocab_size <= tokens.size:
+            table = self.projected_table()
+        if table is not None:
             hs, state = self.rnn(embedding(table, tokens), state, projected=True)
         else:
             hs, state = self.rnn(self.embed(tokens), state)
         return self.proj(hs), state
+
+    def projected_table(self) -> Tensor | None:
+        """``P = E W_ih^T + b_ih (V, G*H)``, the first layer's input projection of every embedding
+        row, or None where that layer runs composed or the model is one-hot."""
+        first = None if self.one_hot else self.rnn.sequences()[0].input_projection()
+        return None if first is None else linear(self.embedding.weight, *first)
+
+    @contextlib.contextmanager
+    def frozen(self):
+        """A block in which the weights stay as they are (no optimizer step, no load): gradients
+        are off and ``forward`` projects the embedding table once and looks every token up in it,
+        however few tokens a call has (sampling: one). The same function as outside; leaving the
+        block drops the table."""
+        with no_grad():
+            object.__setattr__(self, "_frozen", {"table": self.projected_table()})
+            try:
+                yield self
+            finally:
+                object.__setattr__(self, "_frozen", None)
 
     def loss(self, inputs: np.ndarray, targets: np.ndarray, mask: np.ndarray | None = None,
              state: list | None = None):

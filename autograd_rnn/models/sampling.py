@@ -8,7 +8,6 @@ import numpy as np
 
 from ..data import Vocabulary
 from ..errors import ConfigError, NonFiniteError
-from ..graph import no_grad
 from ..init import as_rng
 from .language_model import LanguageModel
 
@@ -20,7 +19,8 @@ def sample_ids(model: LanguageModel, prime: np.ndarray, length: int, temperature
     ``p(next) = softmax(logits / temperature)`` restricted to the ``top_k`` most likely ids
     (temperature -> 0 approaches greedy decoding); stops early at ``stop_id``. Batch 1, no graph
     recorded; every step is the model's own ``forward`` (the prime as one sequence, then one token
-    at a time), so sampling sees exactly the function that was trained.
+    at a time) inside :meth:`LanguageModel.frozen`, so sampling sees exactly the function that was
+    trained.
     """
     if isinstance(length, bool) or not isinstance(length, int | np.integer) or length < 0:
         raise ConfigError(f"sample: length={length!r}; expected an integer >= 0")
@@ -32,7 +32,7 @@ def sample_ids(model: LanguageModel, prime: np.ndarray, length: int, temperature
     was_training = model.training
     model.eval()
     try:
-        with no_grad():
+        with model.frozen():
             state = None
             prime = np.asarray(prime, dtype=np.int64).reshape(-1)
             logits = np.zeros(model.vocab_size)
@@ -56,16 +56,18 @@ def sample_ids(model: LanguageModel, prime: np.ndarray, length: int, temperature
 def _draw(logits: np.ndarray, temperature: float, top_k: int | None, rng: np.random.Generator) -> int:
     """One draw from softmax(logits / temperature) over the top_k, by inverting the cumulative sum.
     Refuses logits that hold NaN or infinity (a model whose weights blew up)."""
-    if not np.isfinite(logits).all():
+    z = logits.astype(np.float64)
+    if not np.isfinite(z.sum()) and not np.isfinite(logits).all():  # (the sum of finite logits may overflow)
         raise NonFiniteError("sample: the model's logits hold NaN or infinity, so there is nothing to draw from; its "
                              "weights are degenerate (a diverged run?): use an earlier checkpoint")
-    z = logits.astype(np.float64) / temperature
+    if temperature != 1.0:
+        z /= temperature
     if top_k is not None and top_k < z.size:
         cut = np.partition(z, -top_k)[-top_k]
         z = np.where(z >= cut, z, -np.inf)
-    p = np.exp(z - z.max())
-    cdf = np.cumsum(p)
-    return int(min(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"), z.size - 1))
+    z -= z.max()
+    cdf = np.exp(z, out=z).cumsum()
+    return int(min(cdf.searchsorted(rng.random() * cdf[-1], side="right"), z.size - 1))
 
 
 def sample_text(model: LanguageModel, vocab: Vocabulary, prime: str = "", length: int = 200,

@@ -57,6 +57,7 @@ class Program:
         meta = [tuple((t.data.shape, t.data.dtype) for t in op.inputs) for op in order]
         self.kinds = self._classify(meta)
         self.step_ops = [i for i, k in enumerate(self.kinds) if k == "step"]
+        self.step_plan = [(i, *self.ops[i], self.ops[i][0].n_outputs > 1) for i in self.step_ops]
         self.hoisted = [i for i, k in enumerate(self.kinds) if k != "step"]
         pos = {i: p for p, i in enumerate(self.step_ops)}
 
@@ -109,11 +110,10 @@ class Program:
                 return state[r[1]]
             return params[r[1]] if kind == "p" else r[1].data
 
-        for i in self.step_ops:
-            template, refs = self.ops[i]
+        for i, template, refs, many in self.step_plan:
             gate = template.fresh()
-            out = gate.forward(*[value(r) for r in refs])
-            values[i] = out if gate.n_outputs > 1 else (out,)
+            out = gate.forward(*[values[r[1]][r[2]] if r[0] == "op" and r[1] in values else value(r) for r in refs])
+            values[i] = out if many else (out,)
             gates.append(gate)
         return tuple(value(r) for r in self.outs), gates
 

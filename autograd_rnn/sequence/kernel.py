@@ -87,7 +87,7 @@ class SequenceGate(Gate):
 
     ``xs (T, batch, input)``, every state ``(batch, hidden)``, ``hs (T, batch, hidden)``. The
     kernel is made by ``kernel()`` for each application; the truncation policy decides which
-    gradients backward computes; ``monitor`` (optional) receives the norm of the gradient
+    gradients backward computes; ``monitor`` (optional) receives the gradient
     reaching each h_t in every backward call.
     """
 
@@ -102,7 +102,11 @@ class SequenceGate(Gate):
 
     def check(self, xs: np.ndarray, states: tuple, params: tuple) -> None:
         name = self.name
-        check_floats(name, xs=xs, **{f"state0[{k}]": s for k, s in enumerate(states)}, **dict(zip(self.names, params)))
+        dtype = xs.dtype
+        if not (type(xs) is np.ndarray and dtype.kind == "f"
+                and all(type(a) is np.ndarray and a.dtype == dtype for a in (*states, *params))):
+            check_floats(name, xs=xs, **{f"state0[{k}]": s for k, s in enumerate(states)},
+                         **dict(zip(self.names, params)))
         if xs.ndim != 3 or xs.shape[0] < 1 or xs.shape[1] < 1:
             raise GateInputError(
                 f"{name}: input 'xs' has shape {shape_str(xs.shape)}; expected (T, batch, input) with T, batch >= 1"

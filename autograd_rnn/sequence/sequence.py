@@ -28,7 +28,7 @@ from ..nodes import Cell, Node
 from .composed import ComposedKernel
 from .fused import FUSED, FusedCell, fused_for
 from .kernel import SequenceGate
-from .truncation import Truncation, parse_truncation
+from .truncation import Truncation, norms, parse_truncation
 
 
 def detach_state(state):
@@ -69,11 +69,17 @@ class Sequence(Node):
         self.truncation = parse_truncation(truncation)
         self.batch_first = bool(batch_first)
         self.fused = bool(fused)
-        self.last_grad_norms: np.ndarray | None = None
+        object.__setattr__(self, "_reached", None)
         object.__setattr__(self, "_path", (None, None))
 
-    def _monitor(self, values: np.ndarray) -> None:
-        object.__setattr__(self, "last_grad_norms", values)
+    def _monitor(self, dH: np.ndarray) -> None:
+        object.__setattr__(self, "_reached", dH)
+
+    @property
+    def last_grad_norms(self) -> np.ndarray | None:
+        """After a backward: the norm of the gradient that reached each h_t, ``(T,)`` (computed
+        when read); None before any backward."""
+        return None if self._reached is None else norms(self._reached)
 
     def kernel_path(self) -> FusedCell | None:
         """The fused table's entry this Sequence runs, or None for the composed path. Decided
@@ -115,24 +121,24 @@ class Sequence(Node):
             gate = SequenceGate(kernel, names, cell.n_state, self.truncation, self._monitor)
             return self._finish(gate, xs, state0, [cell.resolve(n) for n in names])
         W, b = (cell.resolve(n) for n in entry.projection)
-        return self._recur(entry, linear(xs, W, b), state0)
+        return self._recur(entry, kernel, linear(xs, W, b), state0)
 
     def forward_projected(self, zx: Tensor, state0=None):
         """Run the fused recurrence on ``zx = x W^T + b`` already made, ``(T, batch, G*hidden)``
         (time-major, or batch-major with ``batch_first``): the language model makes it from a
         table of projected embeddings. Only on the fused path (:meth:`input_projection`)."""
-        entry = self.kernel_path()
+        entry, kernel = self._plan()
         if entry is None:
             raise GateInputError(f"Sequence: forward_projected needs the fused kernel, and "
                                  f"{type(self.cell).__name__} runs composed here; call the Sequence on xs")
         zx = zx if isinstance(zx, Tensor) else Tensor(zx)
         if zx.ndim != 3:
             raise GateInputError(f"Sequence: zx has shape {shape_str(zx.shape)}; expected (T, batch, G*hidden)")
-        return self._recur(entry, zx.transpose(1, 0, 2) if self.batch_first else zx, state0)
+        return self._recur(entry, kernel, zx.transpose(1, 0, 2) if self.batch_first else zx, state0)
 
-    def _recur(self, entry: FusedCell, zx: Tensor, state0):
+    def _recur(self, entry: FusedCell, kernel, zx: Tensor, state0):
         cell = self.cell
-        gate = SequenceGate(self._plan()[1], entry.recurrent, cell.n_state, self.truncation, self._monitor)
+        gate = SequenceGate(kernel, entry.recurrent, cell.n_state, self.truncation, self._monitor)
         return self._finish(gate, zx, state0, [cell.resolve(n) for n in entry.recurrent])
 
     def _finish(self, gate: SequenceGate, xs: Tensor, state0, params: list):

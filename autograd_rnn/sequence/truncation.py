@@ -26,7 +26,8 @@ from ..errors import ConfigError
 
 
 class Truncation:
-    """Base class: ``backward(kernel, acc, g_hs, g_final, monitor) -> dstate0``, and
+    """Base class: ``backward(kernel, acc, g_hs, g_final, monitor) -> dstate0``, which passes
+    ``monitor`` (when given) the gradient that reached every h_t, ``(T, batch, hidden)``; and
     ``window_start(t, T)``, which defines the policy: the gradient arriving at h_t (from L_t, or
     from the final state when t = T-1) flows back through steps t, t-1, ..., window_start(t, T)
     and stops there (the state before is a constant for it)."""
@@ -70,7 +71,7 @@ class Full(Truncation):
             if t:
                 d[0] += g_hs[t - 1]
         if dH is not None:
-            monitor(norms(dH))
+            monitor(dH)
         return tuple(d)
 
     def window_start(self, t: int, T: int) -> int:
@@ -102,7 +103,7 @@ class LookBack(Truncation):
             for a, p in zip(d0, prev):
                 a += p[0]
             cur = [p[1:] for p in prev]
-        _record(monitor, norms(total))
+        _record(monitor, total)
         return tuple(d0)
 
     def window_start(self, t: int, T: int) -> int:
@@ -140,7 +141,7 @@ class Truncated(Truncation):
             if lo == 0:
                 for a, p in zip(d0, d):
                     a += p
-        _record(monitor, norms(total))
+        _record(monitor, total)
         return tuple(d0)
 
     def window_start(self, t: int, T: int) -> int:

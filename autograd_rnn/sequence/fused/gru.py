@@ -38,18 +38,18 @@ class GRUKernel(Kernel):
         W_hh, b_hh, hs = start("GRUKernel", zx, states0, params, 3)
         T, B, H = zx.shape[0], zx.shape[1], hs.shape[2]
         dt = zx.dtype
-        pre_rz = zx[..., : 2 * H] + b_hh[: 2 * H]
-        b_hn = b_hh[2 * H :]
+        b_rz, b_hn = b_hh[: 2 * H], b_hh[2 * H :]
         rz = np.empty((T, B, 2 * H), dt)
         ns = np.empty((T, B, H), dt)
         hn = np.empty((T, B, H), dt)
         gh = np.empty((B, 3 * H), dt)
         W_T = W_hh.T
-        use(2 * B * W_hh.size)
+        use(B, H, 3 * H)
         for t in range(T):
             np.dot(hs[t], W_T, out=gh)
             a = rz[t]
-            np.add(gh[:, : 2 * H], pre_rz[t], out=a)
+            np.add(gh[:, : 2 * H], zx[t, :, : 2 * H], out=a)
+            a += b_rz
             a *= 0.5
             np.tanh(a, out=a)
             a *= 0.5
@@ -85,7 +85,7 @@ class GRUKernel(Kernel):
         np.multiply(dn, s.P_r[s0:s1], out=d[..., :H])
         np.multiply(dn, s.r[s0:s1], out=d[..., 2 * H : 3 * H])
         acc.end(s0, s1, d)
-        use(2 * n * B * s.W_hh.size)
+        use(n * B, 3 * H, H)
         dh_prev = (d[..., : 3 * H].reshape(n * B, 3 * H) @ s.W_hh).reshape(n, B, H)
         dh_prev += dh * s.z[s0:s1]
         return (dh_prev,)

@@ -62,18 +62,18 @@ class LSTMKernel(Kernel):
         T, B, H = zx.shape[0], zx.shape[1], hs.shape[2]
         dt = zx.dtype
         scale, shift = sigmoid_scale(H, 4, 2, dt)
-        z = zx + b_hh
         cs = np.empty_like(hs)
         cs[0] = states0[1]
         act = np.empty((T, B, 4 * H), dt)
         tc = np.empty((T, B, H), dt)
         ig = np.empty((B, H), dt)
         W_T = W_hh.T
-        use(2 * B * W_hh.size)
+        use(B, H, 4 * H)
         for t in range(T):
             a = act[t]
             np.dot(hs[t], W_T, out=a)
-            a += z[t]
+            a += zx[t]
+            a += b_hh
             a *= scale
             np.tanh(a, out=a)
             a *= scale
@@ -108,7 +108,7 @@ class LSTMKernel(Kernel):
         np.multiply(dct[:, :, None, :], s.R[s0:s1], out=dz[..., : 3 * H].reshape(n, B, 3, H))
         np.multiply(dh, s.P_o[s0:s1], out=dz[..., 3 * H :])
         acc.end(s0, s1, dz)
-        use(2 * dz.size * H)
+        use(n * B, 4 * H, H)
         dh_prev = (dz.reshape(n * B, 4 * H) @ s.W_hh).reshape(n, B, H)
         return dh_prev, dct * s.f[s0:s1]
 

@@ -77,14 +77,14 @@ class RNNKernel(Kernel):
     def forward(self, zx, states0, params):
         W_hh, b_hh, hs = start("RNNKernel", zx, states0, params, 1)
         T = len(zx)
-        a = zx + b_hh
         W_T = W_hh.T
         tanh = self.nonlinearity == "tanh"
-        use(2 * hs[0].size * W_hh.shape[0])
+        use(hs.shape[1], W_hh.shape[1], W_hh.shape[0])
         for t in range(T):
             h = hs[t + 1]
             np.dot(hs[t], W_T, out=h)
-            h += a[t]
+            h += zx[t]
+            h += b_hh
             if tanh:
                 np.tanh(h, out=h)
             else:
@@ -105,7 +105,7 @@ class RNNKernel(Kernel):
         np.multiply(dstate[0], s.D[s0:s1], out=da)
         acc.end(s0, s1, da)
         n, B, H = da.shape
-        use(2 * da.size * H)
+        use(n * B, H, H)
         return ((da.reshape(n * B, H) @ s.W_hh).reshape(n, B, H),)
 
     def finish(self, acc: StepGradients):

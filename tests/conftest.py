@@ -3,6 +3,8 @@ import os
 import pytest
 from hypothesis import HealthCheck, settings
 
+from .corpora import word_corpus
+
 # Runs compared bit for bit here (a resumed run against an uninterrupted one, two runs of one seed)
 # are equal for a fixed BLAS thread count; the auto policy may change its choice with the machine's
 # load (docs/performance.md). Its decisions are tested on their own, in test_threads.py. Set before
@@ -37,3 +39,9 @@ def torch():
         pytest.skip("torch not installed (pip install torch==2.13.0 to run the PyTorch referee)")
     _torch.set_default_dtype(_torch.float64)
     return _torch
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """A 300-line word corpus (a module that needs another defines its own ``corpus``)."""
+    return word_corpus(tmp_path_factory.mktemp("corpus") / "small.txt")

@@ -16,17 +16,6 @@ from autograd_rnn.nodes import Cell, LayerNorm, RNNLayer
 from autograd_rnn.testing import Draw, GateCase, property_check
 from autograd_rnn.train import CellCheckFailed, check_cell
 
-WORDS = "the cat sat on a mat while my dog ran to the red door and back again under blue sky".split()
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    rng = np.random.default_rng(0)
-    path = tmp_path_factory.mktemp("corpus") / "small.txt"
-    path.write_text("\n".join(" ".join(rng.choice(WORDS, size=rng.integers(3, 9))) + "." for _ in range(300)) + "\n")
-    return str(path)
-
-
 CELLS_FILE = textwrap.dedent('''
     import numpy as np
     import autograd_rnn as ar

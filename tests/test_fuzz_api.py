@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import signal
 import threading
 import warnings
 
@@ -25,6 +24,8 @@ from autograd_rnn.errors import AutogradRNNError, GradcheckError
 from autograd_rnn.gates import Gate
 from autograd_rnn.nodes import Embedding, GRULayer, LayerNorm, Linear, LSTMLayer, RNNLayer
 
+from .limits import TimeLimitExceeded, time_limit
+
 FAST = settings(max_examples=60, deadline=None)
 SLOW = settings(max_examples=20, deadline=None)
 TIMED = settings(max_examples=40, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate])
@@ -32,36 +33,6 @@ TIMED = settings(max_examples=40, deadline=None, phases=[Phase.explicit, Phase.r
 
 
 # ----- the rule ---------------------------------------------------------------------------------------------------
-class TimeLimitExceeded(AssertionError):
-    """A call ran past its time limit: a hang or a refusal that is not quick."""
-
-
-@contextlib.contextmanager
-def time_limit(seconds: float, what: str):
-    """Raise TimeLimitExceeded in the main thread when the block runs longer than ``seconds``. The alarm
-    repeats every 0.25 s until the block ends, in case one lands where Python swallows exceptions (a
-    ``__del__``, a weakref callback)."""
-    state = {"active": True}
-
-    def on_alarm(signum, frame):
-        if state["active"]:
-            raise TimeLimitExceeded(f"{what} still running after {seconds} s (a hang, or a refusal that is not quick)")
-
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds, 0.25)
-    try:
-        yield
-    finally:
-        while True:
-            try:
-                state["active"] = False
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                signal.signal(signal.SIGALRM, old)
-                break
-            except TimeLimitExceeded:
-                continue
-
-
 NO_RESULT = object()
 
 

@@ -5,9 +5,7 @@ exactly, and what cannot round-trip is refused when it is saved.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import signal
 import warnings
 import zipfile
 from pathlib import Path
@@ -22,36 +20,10 @@ import autograd_rnn as ar
 from autograd_rnn.checkpoint import save_checkpoint
 from autograd_rnn.errors import CheckpointError, TrainingDiverged
 
+from .limits import time_limit
+
 SAMPLE_ABOVE = 40_000
 SAMPLE_SIZE = 3000
-
-
-class TimeLimitExceeded(AssertionError):
-    pass
-
-
-@contextlib.contextmanager
-def time_limit(seconds: float):
-    """TimeLimitExceeded in the main thread after ``seconds`` (re-raised every 0.25 s until the block ends)."""
-    state = {"active": True}
-
-    def on_alarm(signum, frame):
-        if state["active"]:
-            raise TimeLimitExceeded(f"still running after {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds, 0.25)
-    try:
-        yield
-    finally:
-        while True:
-            try:
-                state["active"] = False
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                signal.signal(signal.SIGALRM, old)
-                break
-            except TimeLimitExceeded:
-                continue
 
 
 def difference(a, b, where: str = "") -> str | None:

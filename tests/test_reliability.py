@@ -19,16 +19,6 @@ from autograd_rnn.errors import AutogradRNNError, CheckpointError, ConfigError, 
 from autograd_rnn.nodes import GRULayer, Linear, LSTMLayer, RNNLayer
 from autograd_rnn.train.schema import check_training
 
-WORDS = "the cat sat on a mat while my dog ran to the red door and back again under blue sky".split()
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    rng = np.random.default_rng(0)
-    path = tmp_path_factory.mktemp("corpus") / "small.txt"
-    path.write_text("\n".join(" ".join(rng.choice(WORDS, size=rng.integers(3, 9))) + "." for _ in range(300)) + "\n")
-    return str(path)
-
 
 def small(corpus, out, **kw):
     base = dict(corpus=corpus, hidden=8, embed=4, batch=2, seq_len=8, eval_every=2, eval_tokens=200,

@@ -16,16 +16,12 @@ from autograd_rnn.errors import GateInputError
 from autograd_rnn.models import LanguageModel, sample_ids, sample_text
 from autograd_rnn.train import TrainConfig, TrainingDiverged, model_from_checkpoint, train
 
-WORDS = "the cat sat on a mat while my dog ran to the red door and back again under blue sky".split()
+from .corpora import word_corpus
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    rng = np.random.default_rng(0)
-    lines = [" ".join(rng.choice(WORDS, size=rng.integers(3, 9))) + "." for _ in range(400)]
-    path = tmp_path_factory.mktemp("corpus") / "small.txt"
-    path.write_text("\n".join(lines) + "\n")
-    return str(path)
+    return word_corpus(tmp_path_factory.mktemp("corpus") / "small.txt", lines=400)
 
 
 def small(corpus, out, **kw):

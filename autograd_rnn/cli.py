@@ -237,8 +237,9 @@ class Parser(argparse.ArgumentParser):
 
 def add_threads(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", default=None, metavar="N|auto",
-                   help="BLAS threads for every matrix product (default auto: one for a product under 2 MFLOP, every "
-                   "core above; also AUTOGRAD_RNN_THREADS)")
+                   help="BLAS threads for every matrix product (default auto: one for a product under 1 MFLOP or "
+                   "while the machine is busy, every core otherwise; also AUTOGRAD_RNN_THREADS; a fixed count makes "
+                   "runs reproducible bit for bit)")
 
 
 def parser() -> argparse.ArgumentParser:

@@ -268,4 +268,4 @@ def apply(gate: G.Gate, *inputs) -> Tensor | tuple[Tensor, ...]:
     if gate.n_outputs == 1:
         return make_tensor(out, Op(gate, tensors, None) if track else None)
     op = Op(gate, tensors, tuple((o.shape, o.dtype) for o in out)) if track else None
-    return tuple(make_tensor(o, op, i) for i, o in enumerate(out))
+    return tuple([make_tensor(o, op, i) for i, o in enumerate(out)])

@@ -153,6 +153,9 @@ class Sequence(Node):
         if state0 is None:
             state0 = cell.initial_state(batch)
         states = tuple(state0) if isinstance(state0, tuple | list) else (state0,)
+        if all(type(s) is Tensor and s.data.shape == (batch, cell.hidden_size) and s.data.dtype == self.dtype
+               for s in states) and len(states) == cell.n_state:
+            return states  # the common case, checked at once; below, each way it can be wrong, named
         states = tuple(s if isinstance(s, Tensor) else Tensor(s) for s in states)
         if len(states) != cell.n_state:
             raise GateInputError(

@@ -41,6 +41,7 @@ def one_error_line(result, code=2):
 
 
 # ----- divergence ---------------------------------------------------------------------------------------------------
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the run is made to overflow on purpose
 @pytest.mark.parametrize("eval_every", [1, 1000])
 def test_divergence_is_never_saved_and_names_the_last_good_checkpoint(corpus, tmp_path, eval_every):
     out = tmp_path / "d"

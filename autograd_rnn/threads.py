@@ -103,8 +103,9 @@ def parse(value) -> int | None:
 
 
 class Policy:
-    """The process's thread policy; :func:`use` is called before each BLAS product. ``record``, a
-    list or None, collects the ``(m, k, n)`` of every product while it is a list (for profiles)."""
+    """The process's thread policy; :func:`use` is called before each BLAS product (or run of
+    equal products). ``record``, a list or None, collects the ``(m, k, n)`` of every product while
+    it is a list (for profiles)."""
 
     def __init__(self):
         self.fixed = parse(os.environ.get(ENV))
@@ -124,9 +125,9 @@ class Policy:
             return decide(flops, self.cores, self.fixed)
         return decide(flops, self.cores, busy=self.busy())
 
-    def use(self, m: int, k: int, n: int) -> None:
+    def use(self, m: int, k: int, n: int, count: int = 1) -> None:
         if self.record is not None:
-            self.record.append((m, k, n))
+            self.record.extend([(m, k, n)] * count)
         n = self.threads_for(2.0 * m * k * n)
         if n != self.current and self.blas is not None:
             for lib in self.blas:
@@ -146,9 +147,10 @@ class Policy:
 POLICY = Policy()
 
 
-def use(m: int, k: int, n: int) -> None:
-    """Set the BLAS thread count for the product of an ``(m, k)`` and a ``(k, n)`` matrix."""
-    POLICY.use(m, k, n)
+def use(m: int, k: int, n: int, count: int = 1) -> None:
+    """Set the BLAS thread count for the product of an ``(m, k)`` and a ``(k, n)`` matrix, or for
+    ``count`` such products in a row (a time loop)."""
+    POLICY.use(m, k, n, count)
 
 
 def set_threads(value) -> None:

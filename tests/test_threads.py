@@ -10,6 +10,7 @@ import pytest
 import autograd_rnn as ar
 from autograd_rnn import threads
 from autograd_rnn.errors import ConfigError
+from autograd_rnn.nodes import CELLS
 
 
 def test_small_products_get_one_thread_large_ones_every_core():
@@ -108,6 +109,29 @@ def test_the_policy_sets_the_blas_count_only_when_it_changes():
     policy.record = []
     policy.use(3, 4, 5)
     assert policy.record == [(3, 4, 5)]
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("fused", [True, False])
+def test_every_product_of_a_sequence_asks_the_policy(cell, fused):
+    """The recorded products are the products made: a T-step forward and its Full backward make T
+    recurrent products each way (fused loops ask once for the run of T; the bench's table of where
+    a step's time goes is built from this record)."""
+    T, B, n_in, H = 5, 3, 4, 6
+    layer = CELLS[cell](n_in, H, dtype=np.float64)
+    gates = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
+    x = ar.Tensor(np.random.default_rng(0).normal(size=(T, B, n_in)))
+    seq = ar.Sequence(layer, fused=fused)
+    threads.POLICY.record = []
+    try:
+        hs = seq(x)[0]
+        forward = list(threads.POLICY.record)
+        hs.sum().backward()
+        backward = threads.POLICY.record[len(forward):]
+    finally:
+        threads.POLICY.record = None
+    assert forward.count((B, H, gates * H)) == T
+    assert backward.count((B, gates * H, H)) == T
 
 
 def test_the_environment_variable_and_the_command_line_fix_it():

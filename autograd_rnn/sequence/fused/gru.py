@@ -44,7 +44,7 @@ class GRUKernel(Kernel):
         hn = np.empty((T, B, H), dt)
         gh = np.empty((B, 3 * H), dt)
         W_T = W_hh.T
-        use(B, H, 3 * H)
+        use(B, H, 3 * H, count=T)
         for t in range(T):
             np.dot(hs[t], W_T, out=gh)
             a = rz[t]

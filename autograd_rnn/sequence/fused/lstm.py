@@ -68,7 +68,7 @@ class LSTMKernel(Kernel):
         tc = np.empty((T, B, H), dt)
         ig = np.empty((B, H), dt)
         W_T = W_hh.T
-        use(B, H, 4 * H)
+        use(B, H, 4 * H, count=T)
         for t in range(T):
             a = act[t]
             np.dot(hs[t], W_T, out=a)

@@ -79,7 +79,7 @@ class RNNKernel(Kernel):
         T = len(zx)
         W_T = W_hh.T
         tanh = self.nonlinearity == "tanh"
-        use(hs.shape[1], W_hh.shape[1], W_hh.shape[0])
+        use(hs.shape[1], W_hh.shape[1], W_hh.shape[0], count=T)
         for t in range(T):
             h = hs[t + 1]
             np.dot(hs[t], W_T, out=h)

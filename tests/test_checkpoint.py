@@ -1,6 +1,7 @@
 """Checkpoints: exact round trips, atomic writes (exceptions and a real SIGKILL), and damaged, foreign, newer or
 pickle-bearing files rejected with CheckpointError without ever unpickling."""
 
+import io
 import json
 import math
 import os
@@ -422,3 +423,38 @@ def test_the_marker_proof_works(tmp_path):
 def test_directory_instead_of_file(tmp_path):
     with pytest.raises(CheckpointError, match="cannot read"):
         load_archive(tmp_path)
+
+
+def _rewrite(src, dst, change):
+    """Copy the archive ``src`` to ``dst`` member by member, each ``(name, bytes)`` passed through
+    ``change`` (None drops it): a well-formed zip whose every CRC matches its new contents."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for name in zin.namelist():
+            member = change(name, zin.read(name))
+            if member is not None:
+                zout.writestr(*member)
+
+
+def _npy(value) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, value, allow_pickle=False)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("damage", ["renamed", "dropped", "reshaped", "retyped"])
+def test_arrays_that_differ_from_the_list_written_with_them_are_refused(tmp_path, damage):
+    """Every CRC can pass while an array is renamed, missing or of another shape or dtype (a damaged
+    member name, a member rewritten): the list of arrays in the metadata catches each."""
+    good, bad = tmp_path / "good.npz", tmp_path / "bad.npz"
+    save_archive(good, {"w": np.arange(6.0).reshape(2, 3), "b": np.zeros(3)}, {"note": 1})
+
+    def change(name, data):
+        if name != "b.npy":
+            return name, data
+        return {"renamed": ("c.npy", data), "dropped": None, "reshaped": ("b.npy", _npy(np.zeros(4))),
+                "retyped": ("b.npy", _npy(np.zeros(3, np.float32)))}[damage]
+
+    _rewrite(good, bad, change)
+    assert load_archive(good)[1] == {"note": 1}
+    with pytest.raises(CheckpointError, match="corrupted"):
+        load_archive(bad)

@@ -17,6 +17,7 @@ import autograd_rnn as ar
 from autograd_rnn import checkpoint as ckpt
 from autograd_rnn.errors import AutogradRNNError, CheckpointError, ConfigError, TrainingDiverged
 from autograd_rnn.nodes import GRULayer, Linear, LSTMLayer, RNNLayer
+from autograd_rnn.train import Run
 from autograd_rnn.train.schema import check_training
 
 
@@ -55,6 +56,20 @@ def test_divergence_is_never_saved_and_names_the_last_good_checkpoint(corpus, tm
     for k in good.model:
         np.testing.assert_array_equal(after.model[k], good.model[k])
     assert all(np.isfinite(a).all() for a in after.model.values())
+
+
+@pytest.mark.parametrize("scale", [1e5, 1e15])
+def test_a_finite_but_absurd_loss_is_divergence_like_an_infinite_one(corpus, tmp_path, scale):
+    """A loss above 1000 nats per token (a probability below e^-1000 for the data) only comes from
+    blown-up weights: the step refuses it before any update, finite or not."""
+    run = Run(small(corpus, tmp_path / "r", steps=3))
+    before = {k: v.copy() for k, v in run.model.state_dict().items()}
+    run.model.proj.weight.data[...] = np.where(np.arange(run.model.proj.weight.shape[0])[:, None] % 2, scale, -scale)
+    with pytest.raises(TrainingDiverged, match="step 1: the loss is"):
+        run.train_step()
+    assert run.progress.step == 0
+    after = run.model.state_dict()
+    assert all(np.array_equal(after[k], before[k]) for k in before if k != "proj.weight")
 
 
 def test_divergence_from_the_command_line_exits_3_and_sample_never_reads_inf(corpus, tmp_path):

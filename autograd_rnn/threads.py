@@ -126,13 +126,17 @@ class Policy:
         return decide(flops, self.cores, busy=self.busy())
 
     def use(self, m: int, k: int, n: int, count: int = 1) -> None:
+        """Set the BLAS thread count for the product of an ``(m, k)`` and a ``(k, n)`` matrix, or
+        for ``count`` such products in a row (a time loop). Called before every product: the small
+        ones, most of them, are decided without a further call."""
         if self.record is not None:
             self.record.extend([(m, k, n)] * count)
-        n = self.threads_for(2.0 * m * k * n)
-        if n != self.current and self.blas is not None:
+        flops = 2.0 * m * k * n
+        want = 1 if flops < SMALL_FLOPS and self.fixed is None else self.threads_for(flops)
+        if want != self.current and self.blas is not None:
             for lib in self.blas:
-                lib.set_num_threads(n)
-            self.current = n
+                lib.set_num_threads(want)
+            self.current = want
 
     def describe(self) -> str:
         if self.blas is None:
@@ -147,10 +151,7 @@ class Policy:
 POLICY = Policy()
 
 
-def use(m: int, k: int, n: int, count: int = 1) -> None:
-    """Set the BLAS thread count for the product of an ``(m, k)`` and a ``(k, n)`` matrix, or for
-    ``count`` such products in a row (a time loop)."""
-    POLICY.use(m, k, n, count)
+use = POLICY.use  # the process's policy decides every product (see Policy.use)
 
 
 def set_threads(value) -> None:

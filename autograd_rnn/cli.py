@@ -42,6 +42,13 @@ def _number(kind: type, positive: bool, optional: bool):
     return parse
 
 
+class Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Options with their defaults, except on-off flags: their text says what they switch."""
+
+    def _get_help_string(self, action) -> str:
+        return action.help if action.nargs == 0 else super()._get_help_string(action)
+
+
 def _field_kind(annotation) -> tuple[type, bool]:
     """(the value's type, whether None is allowed) of a config field's annotation."""
     args = typing.get_args(annotation)
@@ -72,7 +79,7 @@ def add_config_options(parser: argparse.ArgumentParser, config: type) -> None:
             continue
         if kind is bool:
             target.add_argument(flag, dest=f.name, action="store_false" if f.default else "store_true",
-                                help=meta["help"])
+                                help=f"turns off what is on by default: {meta['help']}" if f.default else meta["help"])
             continue
         parse = _number(kind, meta.get("positive", False), optional) if kind in (int, float) else str
         target.add_argument(flag, dest=f.name, type=parse, default=f.default, choices=meta.get("choices"),
@@ -96,7 +103,7 @@ def add_train(sub) -> None:
         "arguments it trains a character-level LSTM on the built-in corpus (the docstrings of the Python "
         "standard library; nothing is downloaded) for about three minutes on a 2-core laptop, printing "
         "validation loss and samples, writing checkpoints and a loss curve to --out.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=Help,
     )
     add_config_options(p, TrainConfig)
     p.set_defaults(run=run_train)
@@ -123,7 +130,7 @@ def add_allow_import(p: argparse.ArgumentParser) -> None:
 def add_sample(sub) -> None:
     p = sub.add_parser("sample", help="generate text from a checkpoint",
                        description="Generate text from a trained checkpoint.",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=Help)
     p.add_argument("--checkpoint", required=True, help="a .npz written by train (last.npz or best.npz)")
     p.add_argument("--prime", default="", help="text to start from (unknown words become <unk> if the "
                    "vocabulary has it, otherwise an error)")
@@ -150,7 +157,7 @@ def add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="loss, bits per token and perplexity of a checkpoint on a text",
                        description="Evaluate a checkpoint on a text: mean loss in nats per token, bits per token "
                        "and perplexity. The text is tokenized with the checkpoint's vocabulary.",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=Help)
     p.add_argument("--checkpoint", required=True, help="a .npz written by train")
     p.add_argument("--corpus", required=True, help="UTF-8 text file to evaluate on")
     p.add_argument("--batch", type=_number(int, True, False), default=16, help="parallel streams")
@@ -186,7 +193,7 @@ def add_gradcheck(sub) -> None:
                        description="Run gradcheck (float64 central differences plus the hygiene checks) on every "
                        "built-in gate with generated inputs, and gradcheck_sequence on every built-in cell under "
                        "each truncation policy; print a table and exit 1 on any failure.",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=Help)
     p.add_argument("--cases", type=_number(int, True, False), default=3, help="generated input cases per gate")
     p.add_argument("--seed", type=int, default=0, help="seed of the generated inputs")
     p.set_defaults(run=run_gradcheck)
@@ -206,7 +213,7 @@ def add_bench(sub) -> None:
                        "configurations for RNN, LSTM and GRU, our fused and composed paths, and PyTorch's fused "
                        "module and cell loop on the same data in the same process, interleaved; print tokens/s and "
                        "ratios, a matmul calibration line, sampling speed, peak memory and the tutorial's algorithm.",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=Help)
     p.add_argument("--quick", action="store_true", help="a one-minute subset")
     p.add_argument("--repeats", type=_number(int, True, True), default=None, help="timed rounds per row (interleaved)")
     p.add_argument("--markdown", default=None, help="also write the results as a Markdown table to this file")

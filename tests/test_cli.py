@@ -37,6 +37,16 @@ def test_train_help_documents_every_option(capsys):
         assert choice in text
 
 
+def test_flags_that_turn_something_off_say_so(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for flag, what in [("--no-progress", "show a progress bar"), ("--no-plot", "draw loss_curve.png"),
+                       ("--no-check-cell", "before training a custom cell")]:
+        assert f"{flag} turns off what is on by default: {what}" in text
+    assert "(default: True)" not in text and "(default: False)" not in text
+
+
 def test_gradcheck_prints_a_passing_table():
     result = run("gradcheck", "--cases", "1")
     assert "all passed" in result.stdout and "FAIL" not in result.stdout

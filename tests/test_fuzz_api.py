@@ -822,7 +822,8 @@ def state_edits(draw):
 def _cast(value, dtype):
     """``value`` as an array of ``dtype``, or unchanged where it is not numeric (an earlier edit made it a string)."""
     try:
-        return np.asarray(value, dtype)
+        with np.errstate(over="ignore"):  # a huge value cast to float32 becomes inf, which loading must refuse
+            return np.asarray(value, dtype)
     except (TypeError, ValueError):
         return value
 

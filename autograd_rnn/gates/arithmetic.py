@@ -8,7 +8,7 @@ from ..errors import GateInputError
 from ..threads import use
 from .base import (
     Gate,
-    broadcast_to_larger,
+    check_elementwise,
     check_floats,
     check_ndim,
     elementwise_over_rows,
@@ -106,8 +106,7 @@ class AddGate(Gate):
     """
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        check_floats(self.name, a=a, b=b)
-        broadcast_to_larger(self.name, a, b)
+        check_elementwise(self.name, a, b)
         self.save(shapes=(a.shape, b.shape))
         return np.asarray(a + b)
 
@@ -123,8 +122,7 @@ class SubtractGate(Gate):
     """``out = a - b`` with broadcasting as AddGate. Backward: ``da = g``, ``db = -g`` (unbroadcast)."""
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        check_floats(self.name, a=a, b=b)
-        broadcast_to_larger(self.name, a, b)
+        check_elementwise(self.name, a, b)
         self.save(shapes=(a.shape, b.shape))
         return np.asarray(a - b)
 
@@ -143,8 +141,7 @@ class HadamardGate(Gate):
     """
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        check_floats(self.name, a=a, b=b)
-        broadcast_to_larger(self.name, a, b)
+        check_elementwise(self.name, a, b)
         self.save(a=a, b=b)
         return np.asarray(a * b)
 

@@ -234,6 +234,17 @@ def broadcast_to_larger(gate: str, a: np.ndarray, b: np.ndarray) -> tuple:
     return out
 
 
+def check_elementwise(gate: str, a, b) -> None:
+    """The inputs of a binary elementwise gate: float ndarrays of one dtype, one broadcasting onto
+    the other's shape (:func:`broadcast_to_larger`). The common case, equal shapes or a 0-d
+    constant, is checked at once; every other case goes through the named checks."""
+    if (type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype and a.dtype.kind == "f"
+            and (a.shape == b.shape or not a.ndim or not b.ndim)):
+        return
+    check_floats(gate, a=a, b=b)
+    broadcast_to_larger(gate, a, b)
+
+
 def unbroadcast(grad: np.ndarray, shape: tuple, copy: bool = True) -> np.ndarray:
     """Sum ``grad`` over the axes that broadcasting added or stretched, giving ``shape``.
     Returns a new array, never a view of ``grad``, unless ``copy=False`` says ``grad`` is already

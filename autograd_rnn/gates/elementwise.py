@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import GateInputError, NonFiniteError
 from .activations import Elementwise
-from .base import Gate, broadcast_to_larger, check_float, check_floats, elementwise_over_rows, unbroadcast
+from .base import Gate, check_elementwise, check_float, elementwise_over_rows, unbroadcast
 
 
 def _refuse(gate: str, arg: str, x: np.ndarray, bad: np.ndarray, expected: str) -> None:
@@ -153,8 +153,7 @@ class Binary(Gate):
         return elementwise_over_rows(rows, shapes)
 
     def check(self, a: np.ndarray, b: np.ndarray) -> None:
-        check_floats(self.name, a=a, b=b)
-        broadcast_to_larger(self.name, a, b)
+        check_elementwise(self.name, a, b)
 
 
 class Divide(Binary):

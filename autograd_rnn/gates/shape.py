@@ -3,6 +3,8 @@ transpose. Each backward routes the upstream gradient back to where the values c
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..errors import GateInputError, GateTypeError
@@ -55,6 +57,26 @@ class Concat(Gate):
         return tuple(p.copy() for p in np.split(g, self.saved.splits, axis=self.saved.axis))
 
 
+@functools.lru_cache(maxsize=256)
+def split_bounds(gate: str, sections: int | tuple, axis: int, n: int) -> tuple:
+    """``(start, stop)`` of each piece when a size ``n`` is split into ``sections`` (a count of
+    equal pieces, or their sizes); refuses a split that does not fit ``n``. Made once per size."""
+    if isinstance(sections, int):
+        if n % sections:
+            raise GateInputError(
+                f"{gate}: input 'x' has size {n} along axis {axis}; expected a multiple of sections={sections}"
+            )
+        size = n // sections
+        return tuple((k * size, (k + 1) * size) for k in range(sections))
+    if sum(sections) != n or min(sections) < 1:
+        raise GateInputError(
+            f"{gate}: sizes {list(sections)} sum to {sum(sections)}; expected positive sizes summing to x's size "
+            f"{n} along axis {axis}"
+        )
+    ends = np.cumsum(sections).tolist()
+    return tuple(zip([0, *ends[:-1]], ends))
+
+
 class Split(Gate):
     """``outs = split(x, sections, axis)``: ``sections`` pieces of equal size, or a list of sizes.
 
@@ -74,23 +96,8 @@ class Split(Gate):
     def forward(self, x: np.ndarray):
         check_float(self.name, "x", x)
         (axis,) = normalize_axes(self.name, self.axis, x.ndim)
-        n = x.shape[axis]
-        if isinstance(self.sections, int):
-            if n % self.sections:
-                raise GateInputError(
-                    f"{self.name}: input 'x' has size {n} along axis {self.axis}; expected a multiple "
-                    f"of sections={self.sections}"
-                )
-            size = n // self.sections
-            bounds = [(k * size, (k + 1) * size) for k in range(self.sections)]
-        else:
-            if sum(self.sections) != n or min(self.sections) < 1:
-                raise GateInputError(
-                    f"{self.name}: sizes {list(self.sections)} sum to {sum(self.sections)}; expected "
-                    f"positive sizes summing to x's size {n} along axis {self.axis}"
-                )
-            ends = np.cumsum(self.sections).tolist()
-            bounds = list(zip([0, *ends[:-1]], ends))
+        sections = self.sections if isinstance(self.sections, int) else tuple(self.sections)
+        bounds = split_bounds(self.name, sections, self.axis, x.shape[axis])
         lead = (slice(None),) * axis
         parts = tuple(x[(*lead, slice(a, b))] for a, b in bounds)
         return parts if self.n_outputs > 1 else parts[0]

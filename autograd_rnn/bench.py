@@ -51,6 +51,12 @@ CONFIGS = [
 CELLS = tuple(CELL_CLASSES)
 
 
+def tokens(cfg: Config) -> tuple[np.ndarray, np.ndarray]:
+    """The inputs and targets ``(seq_len, batch)`` every timing of ``cfg`` trains on (seed 0)."""
+    rng = np.random.default_rng(0)
+    return rng.integers(0, cfg.vocab, (cfg.seq_len, cfg.batch)), rng.integers(0, cfg.vocab, (cfg.seq_len, cfg.batch))
+
+
 # ----- ours --------------------------------------------------------------------------------------
 class Ours:
     def __init__(self, cfg: Config, cell: str, dtype, fused: bool, seed: int = 0, truncation=None):
@@ -152,9 +158,7 @@ def steps_for(cfg: Config, quick: bool) -> int:
 
 def bench_config(cfg: Config, cell: str, dtype, repeats: int, quick: bool, with_torch: bool,
                  composed: bool = True) -> dict:
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, cfg.vocab, (cfg.seq_len, cfg.batch))
-    y = rng.integers(0, cfg.vocab, (cfg.seq_len, cfg.batch))
+    x, y = tokens(cfg)
     impls = {"ours fused": Ours(cfg, cell, dtype, fused=True)}
     if composed:
         impls["ours composed"] = Ours(cfg, cell, dtype, fused=False)
@@ -183,9 +187,7 @@ def product_share(cfg: Config, cell: str, fused: bool, steps: int = 5) -> dict:
     products it made (their shapes recorded through the thread policy), each timed alone on
     C-contiguous operands with the policy's threads and with one thread. What is left is the
     elementwise work and the Python that no thread count speeds up."""
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, cfg.vocab, (cfg.seq_len, cfg.batch))
-    y = rng.integers(0, cfg.vocab, (cfg.seq_len, cfg.batch))
+    x, y = tokens(cfg)
     impl = Ours(cfg, cell, np.float32, fused=fused)
     _time_steps(impl, x, y, 2)
     step = statistics.median(_time_steps(impl, x, y, 1) for _ in range(steps))
@@ -195,7 +197,7 @@ def product_share(cfg: Config, cell: str, fused: bool, steps: int = 5) -> dict:
         shapes = threads.POLICY.record
     finally:
         threads.POLICY.record = None
-    arrays = {}
+    arrays, rng = {}, np.random.default_rng(0)
     for m, k, n in set(shapes):
         arrays[m, k, n] = (rng.standard_normal((m, k), dtype=np.float32), rng.standard_normal((k, n), dtype=np.float32))
 
@@ -256,9 +258,7 @@ def compare_threads(quick: bool, repeats: int, busy: int = 0) -> list[str]:
 
 
 def _compare_row(cfg: Config, cell: str, fused: bool, settings: list, repeats: int, quick: bool) -> str:
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, cfg.vocab, (cfg.seq_len, cfg.batch))
-    y = rng.integers(0, cfg.vocab, (cfg.seq_len, cfg.batch))
+    x, y = tokens(cfg)
     impl = Ours(cfg, cell, np.float32, fused=fused)
     n = max(3, steps_for(cfg, quick) // 2)
     rates = {s: [] for s in settings}

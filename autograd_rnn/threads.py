@@ -127,12 +127,10 @@ class Policy:
 
     def use(self, m: int, k: int, n: int, count: int = 1) -> None:
         """Set the BLAS thread count for the product of an ``(m, k)`` and a ``(k, n)`` matrix, or
-        for ``count`` such products in a row (a time loop). Called before every product: the small
-        ones, most of them, are decided without a further call."""
+        for ``count`` such products in a row (a time loop)."""
         if self.record is not None:
             self.record.extend([(m, k, n)] * count)
-        flops = 2.0 * m * k * n
-        want = 1 if flops < SMALL_FLOPS and self.fixed is None else self.threads_for(flops)
+        want = self.threads_for(2.0 * m * k * n)
         if want != self.current and self.blas is not None:
             for lib in self.blas:
                 lib.set_num_threads(want)

@@ -10,8 +10,7 @@ import pkgutil
 import pytest
 
 import autograd_rnn
-from autograd_rnn.gates import Gate
-from autograd_rnn.testing.registry import GATE_PACKAGES, builtin_gate_classes, is_abstract
+from autograd_rnn.testing.registry import GATE_PACKAGES, builtin_gate_classes, gate_subclasses
 
 ROOT = pathlib.Path(autograd_rnn.__file__).resolve().parent
 
@@ -162,13 +161,7 @@ def test_the_checker_itself_catches_what_it_is_for(tmp_path):
 def test_gates_are_defined_only_where_discovery_looks():
     for info in pkgutil.walk_packages(autograd_rnn.__path__, "autograd_rnn."):
         importlib.import_module(info.name)
-    everywhere, todo = set(), [Gate]
-    while todo:
-        cls = todo.pop()
-        for sub in cls.__subclasses__():
-            todo.append(sub)
-            if sub.__module__.startswith("autograd_rnn.") and not is_abstract(sub):
-                everywhere.add(sub)
+    everywhere = set(gate_subclasses())
     outside = [c for c in everywhere if not c.__module__.startswith(GATE_PACKAGES)]
     assert not outside, f"gates defined outside {GATE_PACKAGES}: {outside}"
     assert everywhere == set(builtin_gate_classes())

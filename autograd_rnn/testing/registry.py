@@ -133,6 +133,11 @@ def builtin_gate_classes() -> list[type]:
     define gates, so it needs nothing beyond numpy."""
     for name in GATE_PACKAGES:
         importlib.import_module(name)
+    return gate_subclasses()
+
+
+def gate_subclasses() -> list[type]:
+    """The concrete Gate subclasses of autograd_rnn among the modules imported so far."""
     found, todo = [], [Gate]
     while todo:
         cls = todo.pop()

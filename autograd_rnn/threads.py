@@ -130,7 +130,8 @@ class Policy:
         for ``count`` such products in a row (a time loop)."""
         if self.record is not None:
             self.record.extend([(m, k, n)] * count)
-        want = self.threads_for(2.0 * m * k * n)
+        flops = 2.0 * m * k * n
+        want = 1 if flops < SMALL_FLOPS and self.fixed is None else self.threads_for(flops)  # (the common case first)
         if want != self.current and self.blas is not None:
             for lib in self.blas:
                 lib.set_num_threads(want)

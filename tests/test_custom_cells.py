@@ -10,6 +10,7 @@ import pytest
 
 import autograd_rnn as ar
 from autograd_rnn.cellspec import CellImportError, allowed, load_cell, parse_spec, spec_of
+from autograd_rnn.checkpoint import CheckpointError
 from autograd_rnn.errors import ConfigError
 from autograd_rnn.init import orthogonal, uniform, xavier_uniform
 from autograd_rnn.nodes import Cell, LayerNorm, RNNLayer
@@ -404,3 +405,57 @@ def test_gradcheck_sequence_says_what_it_does_not_accept():
     assert ar.gradcheck_sequence(rec.eval(), np.random.default_rng(0).normal(size=(3, 1, 2))).passed
     with pytest.raises(ValueError, match="xs has shape"):
         ar.gradcheck_sequence(ar.Sequence(RNNLayer(2, 3)), np.zeros((3, 2)))
+
+
+# ----- options a cell does not take ------------------------------------------------------------------------------
+class Open(Cell):
+    """Takes any option (``**options``): nothing to check before it is built."""
+
+    def __init__(self, input_size, hidden_size, dtype=np.float64, rng=None, **options):
+        super().__init__(input_size, hidden_size, dtype)
+        self.options = options
+        self.parameter("U", np.eye(hidden_size, input_size))
+
+    def step(self, x, h):
+        return (x @ self.U.T + h).tanh()
+
+
+@pytest.mark.parametrize("cell, takes", [("rnn", "nonlinearity"), ("lstm", "none"), ("gru", "none"),
+                                         (RNNLayer, "nonlinearity")])
+def test_an_option_the_cell_does_not_take_is_named_with_those_it_does(cell, takes):
+    with pytest.raises(ConfigError, match=rf"no cell option 'bogus', 'k'; its options are {takes} \("):
+        ar.LanguageModel(5, cell=cell, embed_size=2, hidden_size=3, bogus=1, k=2)
+    with pytest.raises(ConfigError, match="no cell option 'input_size'"):
+        ar.LanguageModel(5, cell=cell, input_size=4)
+
+
+def test_a_cell_that_takes_any_option_gets_them():
+    model = ar.LanguageModel(5, cell=Open, embed_size=2, hidden_size=3, anything=1)
+    assert model.rnn.sequences()[0].cell.options == {"anything": 1}
+
+
+@pytest.mark.parametrize("name", ["hidden_size", "vocab_size", "dropout", "fused", "rng"])
+def test_a_cell_option_named_like_a_model_option_is_refused_before_training(corpus, tmp_path, name):
+    with pytest.raises(ConfigError, match=rf"--cell-option {name}: the model sets that itself"):
+        small(corpus, tmp_path, cell_options={name: 1}).validate()
+    r = run_cli("train", "--corpus", corpus, "--cell-option", f"{name}=1", "--steps", "1", "--no-progress",
+                "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert f"--cell-option {name}" in r.stderr
+
+
+def test_a_checkpoint_whose_cell_options_shadow_the_models_is_refused(corpus, tmp_path):
+    ar.train(small(corpus, tmp_path / "c", steps=2, cell="rnn", cell_options={"nonlinearity": "relu"}))
+    ck = ar.load_checkpoint(tmp_path / "c" / "last.npz")
+    assert ar.model_from_checkpoint(ck)[0].rnn.sequences()[0].cell.nonlinearity == "relu"
+    ck.config["model"]["cell_options"] = {"hidden_size": 3}
+    with pytest.raises(CheckpointError, match="cell_options"):
+        ar.model_from_checkpoint(ck)
+
+
+def test_the_command_line_names_an_option_the_cell_does_not_take(corpus, tmp_path):
+    r = run_cli("train", "--corpus", corpus, "--cell", "lstm", "--cell-option", "nonlinearity=relu", "--steps", "1",
+                "--no-progress", "--out", str(tmp_path / "o"))
+    assert r.returncode == 2 and r.stderr.strip() == ("error: LSTMLayer: no cell option 'nonlinearity'; its options "
+                                                      "are none (input and hidden sizes, dtype and rng are set by "
+                                                      "the model)"), r.stderr

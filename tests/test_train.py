@@ -13,10 +13,12 @@ import pytest
 import autograd_rnn as ar
 from autograd_rnn.checkpoint import CheckpointError, load_checkpoint
 from autograd_rnn.errors import GateInputError
-from autograd_rnn.models import LanguageModel, sample_ids, sample_text
+from autograd_rnn.models import FrozenModel, LanguageModel, sample_ids, sample_text
+from autograd_rnn.nodes import GRULayer, LSTMLayer
 from autograd_rnn.train import TrainConfig, TrainingDiverged, model_from_checkpoint, train
 
 from .corpora import word_corpus
+from .test_engine import Residual
 
 
 @pytest.fixture(scope="module")
@@ -168,30 +170,64 @@ def test_dropout_is_off_in_eval():
     assert not np.array_equal(model(x)[0].data, model(x)[0].data)
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-@pytest.mark.parametrize("fused", [True, False])
-def test_frozen_model_is_the_same_function_without_a_graph(cell, fused):
-    model = LanguageModel(7, cell=cell, embed_size=3, hidden_size=4, layers=2, dtype=np.float64, rng=0, fused=fused)
-    x = np.array([[1], [6], [0]])
-    want, state = model(x)
-    one, _ = model(x[:1])
-    with model.frozen():
-        assert (model._frozen["table"] is None) == (not fused)
-        got, state_in = model(x)
-        step, _ = model(x[:1])
-        assert not got.requires_grad and got._op is None
-    np.testing.assert_allclose(got.data, want.data, rtol=1e-12)
-    np.testing.assert_allclose(step.data, one.data, rtol=1e-12)
-    h_in, h_out = (state_in[-1][0], state[-1][0]) if cell == "lstm" else (state_in[-1], state[-1])
-    np.testing.assert_allclose(h_in.data, h_out.data, rtol=1e-12)
-    assert model._frozen is None and model(x)[0].requires_grad
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", Residual])
+@pytest.mark.parametrize("fused", [True, False], ids=["fused", "composed"])
+@pytest.mark.parametrize("one_hot", [False, True], ids=["embedding", "one_hot"])
+def test_frozen_model_is_the_eval_forward_on_arrays(cell, fused, one_hot):
+    """FrozenModel (what sampling runs) computes model.eval()'s forward: over a whole batch of
+    sequences, one token at a time with its state carried, and from a given state; dropout off."""
+    model = LanguageModel(7, cell=cell, embed_size=3, hidden_size=4, layers=2, dropout=0.4, one_hot=one_hot,
+                          dtype=np.float64, rng=0, fused=fused)
+    x = np.array([[1, 4], [6, 6], [0, 2], [3, 5], [5, 0]])
+    frozen = FrozenModel(model)
+    assert frozen.projected == (fused and cell != Residual)
+    model.eval()
+    want, want_state = model(x)
+    got, state = frozen(x)
+    np.testing.assert_allclose(got, want.data, rtol=1e-12, atol=1e-14)
+    for s, w in zip(state, want_state):
+        for a, b in zip(s, w if isinstance(w, tuple) else (w,)):
+            np.testing.assert_allclose(a, b.data, rtol=1e-12, atol=1e-14)
+    steps, state = [], None
+    for t in range(len(x)):
+        logits, state = frozen(x[t : t + 1], state)
+        steps.append(logits[0])
+    np.testing.assert_allclose(np.array(steps), want.data, rtol=1e-12, atol=1e-14)
+    mid = frozen(x[:2])[1]
+    later, _ = model(x[2:], [tuple(ar.Tensor(p) for p in s) if len(s) > 1 else ar.Tensor(s[0]) for s in mid])
+    np.testing.assert_allclose(frozen(x[2:], mid)[0], later.data, rtol=1e-12, atol=1e-14)
 
 
-def test_frozen_table_is_dropped_even_after_an_error():
-    model = LanguageModel(7, cell="lstm", embed_size=3, hidden_size=4, dtype=np.float64, rng=0)
-    with pytest.raises(GateInputError), model.frozen():
-        model(np.array([[9]]))
-    assert model._frozen is None
+def test_frozen_model_refuses_bad_input_by_name():
+    model = LanguageModel(7, cell="lstm", embed_size=3, hidden_size=4, layers=2, dtype=np.float64, rng=0)
+    frozen = FrozenModel(model)
+    with pytest.raises(GateInputError, match=r"tokens.*holds 9.*\[0, 7\)"):
+        frozen(np.array([[9]]))
+    with pytest.raises(GateInputError, match=r"tokens have shape \(3,\)"):
+        frozen(np.array([1, 2, 3]))
+    with pytest.raises(GateInputError, match="one per layer"):
+        frozen(np.array([[1]]), [None])
+    _, state = frozen(np.array([[1, 2]]))
+    with pytest.raises(GateInputError, match=r"state0 is not 2 float64 array\(s\) of shape \(batch=1, hidden=4\)"):
+        frozen(np.array([[1]]), state)  # a state of batch 2 for a batch of 1
+    layer = model.rnn.l0.frozen()
+    with pytest.raises(GateInputError, match=r"xs has shape \(2, 1, 5\).*expected \(T, batch, 3\)"):
+        layer(np.zeros((2, 1, 5)))
+    with pytest.raises(GateInputError, match="float64"):
+        layer(np.zeros((2, 1, 3), np.float32))
+    composed = ar.Sequence(LSTMLayer(3, 4, rng=0), fused=False).frozen()
+    with pytest.raises(GateInputError, match="projected=True needs the fused kernel"):
+        composed(np.zeros((2, 1, 16)), projected=True)
+
+
+def test_frozen_sequence_is_the_sequence_on_arrays():
+    seq = ar.Sequence(GRULayer(3, 4, rng=0))
+    xs = np.random.default_rng(0).standard_normal((6, 2, 3))
+    h0 = np.random.default_rng(1).standard_normal((2, 4))
+    want, final = seq(xs, ar.Tensor(h0))
+    got, (got_final,) = seq.frozen()(xs, (h0,))
+    np.testing.assert_allclose(got, want.data, rtol=1e-12)
+    np.testing.assert_allclose(got_final, final.data, rtol=1e-12)
 
 
 def test_sampling_seed_temperature_top_k(corpus, tmp_path):
@@ -228,24 +264,14 @@ def test_bits_per_token_and_perplexity_are_consistent():
 
 @pytest.mark.parametrize("fused", [True, False], ids=["fused", "composed"])
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
-def test_sampling_steps_are_the_forward_at_t_equals_1(cell, fused):
-    """Sampling has one path, the model's forward one token at a time; it equals the forward of
-    the whole sequence (which, with a batch as large as the vocabulary, looks rows up in the
-    projected embedding table)."""
-    model = LanguageModel(9, cell=cell, embed_size=4, hidden_size=5, layers=2, dtype=np.float64, rng=0, fused=fused)
-    tokens = np.array([3, 1, 8, 0, 5, 5, 2, 7, 4, 6, 1])
-    with ar.no_grad():
-        whole, _ = model(tokens[:, None])
-        state, steps = None, []
-        for token in tokens:
-            logits, state = model(np.array([[token]]), state)
-            steps.append(logits.data[0, 0])
-    np.testing.assert_allclose(np.array(steps), whole.data[:, 0], rtol=1e-12, atol=1e-13)
-
-
-def test_sample_ids_draws_from_the_forward_of_the_prefix():
-    model = LanguageModel(7, cell="gru", embed_size=3, hidden_size=4, dtype=np.float64, rng=1)
+def test_sample_ids_draws_from_the_forward_of_the_prefix(cell, fused):
+    """Each token is drawn from softmax of the eval forward's last logits over the whole prefix
+    (dropout off, although the model is in training mode, which sampling leaves as it is)."""
+    model = LanguageModel(7, cell=cell, embed_size=3, hidden_size=4, layers=2, dropout=0.5, dtype=np.float64,
+                          rng=1, fused=fused)
     ids = sample_ids(model, np.array([2, 5]), 12, rng=np.random.default_rng(5))
+    assert model.training
+    model.eval()
     rng, prefix, expected = np.random.default_rng(5), [2, 5], []
     with ar.no_grad():
         for _ in range(12):

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-
 import numpy as np
 
 from ..cellspec import check_options, spec_of
 from ..errors import GateInputError
 from ..gates.base import check_indices
-from ..graph import Tensor, embedding, linear, no_grad, softmax_cross_entropy
+from ..graph import Tensor, embedding, linear, softmax_cross_entropy
 from ..init import as_rng
 from ..nodes import Embedding, Linear, Node, cell_class, check_size
-from ..sequence import Recurrent, Truncation, detach_state
+from ..sequence import Recurrent, Truncation, check_cell_options, detach_state
 
 
 class LanguageModel(Node):
@@ -55,13 +53,13 @@ class LanguageModel(Node):
         self.vocab_size, self.one_hot = vocab_size, bool(one_hot)
         self.embed_size = vocab_size if one_hot else embed_size
         self.cell_type = cell_class(cell)
+        check_cell_options(self.cell_type, cell_options)
         if not one_hot:
             self.embedding = Embedding(vocab_size, embed_size, dtype=dtype, rng=rng)
         self.rnn = Recurrent(self.cell_type, self.embed_size, hidden_size, layers=layers, dropout=dropout,
                              truncation=truncation, dtype=dtype, rng=rng, fused=fused, **cell_options)
         self.proj = Linear(hidden_size, vocab_size, dtype=dtype, rng=rng)
         self.hidden_size, self.layers, self.p_drop = hidden_size, layers, dropout
-        object.__setattr__(self, "_frozen", None)
 
     def cell_options(self) -> dict:
         """The cells' constructor options (``Cell.config()``), as a checkpoint stores them; a
@@ -104,11 +102,10 @@ class LanguageModel(Node):
 
     def forward(self, tokens: np.ndarray, state: list | None = None):
         """``tokens (T, B)`` ints -> ``(logits (T, B, V), state)``; ``state`` one entry per layer.
-        The one inference path: training, evaluation and sampling all come through here."""
+        Training and evaluation come through here; sampling runs the same kernels on arrays
+        (:class:`~autograd_rnn.models.frozen.FrozenModel`), tested against this forward."""
         tokens = self.check_tokens(tokens)
-        table = self._frozen.get("table") if self._frozen is not None else None
-        if table is None and not self.one_hot and self.vocab_size <= tokens.size:
-            table = self.projected_table()
+        table = self.projected_table() if not self.one_hot and self.vocab_size <= tokens.size else None
         if table is not None:
             hs, state = self.rnn(embedding(table, tokens), state, projected=True)
         else:
@@ -120,19 +117,6 @@ class LanguageModel(Node):
         row, or None where that layer runs composed or the model is one-hot."""
         first = None if self.one_hot else self.rnn.sequences()[0].input_projection()
         return None if first is None else linear(self.embedding.weight, *first)
-
-    @contextlib.contextmanager
-    def frozen(self):
-        """A block in which the weights stay as they are (no optimizer step, no load): gradients
-        are off and ``forward`` projects the embedding table once and looks every token up in it,
-        however few tokens a call has (sampling: one). The same function as outside; leaving the
-        block drops the table."""
-        with no_grad():
-            object.__setattr__(self, "_frozen", {"table": self.projected_table()})
-            try:
-                yield self
-            finally:
-                object.__setattr__(self, "_frozen", None)
 
     def loss(self, inputs: np.ndarray, targets: np.ndarray, mask: np.ndarray | None = None,
              state: list | None = None):

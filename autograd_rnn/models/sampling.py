@@ -8,7 +8,9 @@ import numpy as np
 
 from ..data import Vocabulary
 from ..errors import ConfigError, NonFiniteError
+from ..graph import no_grad
 from ..init import as_rng
+from .frozen import FrozenModel
 from .language_model import LanguageModel
 
 
@@ -18,9 +20,9 @@ def sample_ids(model: LanguageModel, prime: np.ndarray, length: int, temperature
 
     ``p(next) = softmax(logits / temperature)`` restricted to the ``top_k`` most likely ids
     (temperature -> 0 approaches greedy decoding); stops early at ``stop_id``. Batch 1, no graph
-    recorded; every step is the model's own ``forward`` (the prime as one sequence, then one token
-    at a time) inside :meth:`LanguageModel.frozen`, so sampling sees exactly the function that was
-    trained.
+    recorded: the prime as one sequence, then one token at a time, through the model's kernels on
+    arrays (:class:`~autograd_rnn.models.frozen.FrozenModel`, the function of ``model.eval()``'s
+    forward, dropout off). The model itself is left as it was.
     """
     if isinstance(length, bool) or not isinstance(length, int | np.integer) or length < 0:
         raise ConfigError(f"sample: length={length!r}; expected an integer >= 0")
@@ -29,35 +31,33 @@ def sample_ids(model: LanguageModel, prime: np.ndarray, length: int, temperature
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int | np.integer) or top_k < 1):
         raise ConfigError(f"sample: top_k={top_k!r}; expected an integer >= 1 (or None for no limit)")
     rng = as_rng(rng)
-    was_training = model.training
-    model.eval()
-    try:
-        with model.frozen():
-            state = None
-            prime = np.asarray(prime, dtype=np.int64).reshape(-1)
-            logits = np.zeros(model.vocab_size)
-            if prime.size:
-                out, state = model(prime[:, None], state)
-                logits = out.data[-1, 0]
-            ids = []
-            for i in range(length):
-                nxt = _draw(logits, temperature, top_k, rng)
-                if stop_id is not None and nxt == stop_id:
-                    break
-                ids.append(nxt)
-                if i + 1 < length:
-                    out, state = model(np.array([[nxt]]), state)
-                    logits = out.data[0, 0]
-        return np.asarray(ids, dtype=np.int64)
-    finally:
-        model.train(was_training)
+    step = FrozenModel(model)
+    with no_grad():
+        state = None
+        prime = np.asarray(prime, dtype=np.int64).reshape(-1)
+        logits = np.zeros(model.vocab_size)
+        if prime.size:
+            out, state = step(prime[:, None], state)
+            logits = out[-1, 0]
+        ids = []
+        token = np.empty((1, 1), np.int64)
+        for i in range(length):
+            nxt = _draw(logits, temperature, top_k, rng)
+            if stop_id is not None and nxt == stop_id:
+                break
+            ids.append(nxt)
+            if i + 1 < length:
+                token[0, 0] = nxt
+                out, state = step(token, state)
+                logits = out[0, 0]
+    return np.asarray(ids, dtype=np.int64)
 
 
 def _draw(logits: np.ndarray, temperature: float, top_k: int | None, rng: np.random.Generator) -> int:
     """One draw from softmax(logits / temperature) over the top_k, by inverting the cumulative sum.
     Refuses logits that hold NaN or infinity (a model whose weights blew up)."""
     z = logits.astype(np.float64)
-    if not np.isfinite(z.sum()) and not np.isfinite(logits).all():  # (the sum of finite logits may overflow)
+    if not math.isfinite(np.dot(z, z)) and not np.isfinite(logits).all():  # (a huge finite square overflows)
         raise NonFiniteError("sample: the model's logits hold NaN or infinity, so there is nothing to draw from; its "
                              "weights are degenerate (a diverged run?): use an earlier checkpoint")
     if temperature != 1.0:
@@ -65,9 +65,9 @@ def _draw(logits: np.ndarray, temperature: float, top_k: int | None, rng: np.ran
     if top_k is not None and top_k < z.size:
         cut = np.partition(z, -top_k)[-top_k]
         z = np.where(z >= cut, z, -np.inf)
-    z -= z.max()
-    cdf = np.exp(z, out=z).cumsum()
-    return int(min(cdf.searchsorted(rng.random() * cdf[-1], side="right"), z.size - 1))
+    z -= z[z.argmax()]
+    cdf = np.add.accumulate(np.exp(z, out=z), out=z)
+    return min(int(cdf.searchsorted(rng.random() * cdf[-1], side="right")), z.size - 1)
 
 
 def sample_text(model: LanguageModel, vocab: Vocabulary, prime: str = "", length: int = 200,

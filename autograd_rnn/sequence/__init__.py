@@ -2,15 +2,18 @@
 cell, fused for the built-in ones, chosen from one table), ``Sequence`` and ``Recurrent``."""
 
 from .composed import ComposedKernel, Program
+from .frozen import FrozenSequence
 from .fused import FUSED, FusedCell, fused_for, register_fused
 from .kernel import SequenceGate, StepGradients
-from .recurrent import Recurrent
+from .recurrent import Recurrent, check_cell_options
 from .sequence import Sequence, detach_state
 from .truncation import Full, LookBack, Truncated, Truncation, parse_truncation
 
 __all__ = [
     "Sequence",
     "Recurrent",
+    "check_cell_options",
+    "FrozenSequence",
     "detach_state",
     "Truncation",
     "Full",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import warnings
 
 import numpy as np
@@ -14,6 +15,21 @@ from .sequence import Sequence
 from .truncation import Truncation
 
 MAX_LAYERS = 1024
+SIZES = ("input_size", "hidden_size", "dtype", "rng")  # what Recurrent itself passes to every cell
+
+
+def check_cell_options(cls: type, options: dict) -> None:
+    """ConfigError naming each option ``cls``'s constructor does not take (with the ones it
+    does), before any cell is built."""
+    params = inspect.signature(cls).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return
+    takes = [n for n, p in params.items() if n not in SIZES and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    bad = [k for k in options if k not in takes]
+    if bad:
+        raise ConfigError(f"{cls.__name__}: no cell option {', '.join(map(repr, bad))}; its options are "
+                          f"{', '.join(takes) if takes else 'none'} (input and hidden sizes, dtype and rng are set "
+                          f"by the model)")
 
 
 class Recurrent(Node):
@@ -44,6 +60,7 @@ class Recurrent(Node):
                           stacklevel=2)
         rng = as_rng(rng)
         cls = cell_class(cell)
+        check_cell_options(cls, cell_options)
         self.cell_type, self.layers, self.p_drop = cls, layers, dropout
         self.input_size, self.hidden_size = input_size, hidden_size
         self.cell_options = dict(cell_options)

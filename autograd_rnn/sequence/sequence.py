@@ -26,6 +26,7 @@ from ..gates.base import shape_str
 from ..graph import Tensor, apply, linear
 from ..nodes import Cell, Node
 from .composed import ComposedKernel
+from .frozen import FrozenSequence
 from .fused import FUSED, FusedCell, fused_for
 from .kernel import SequenceGate
 from .truncation import Truncation, norms, parse_truncation
@@ -101,6 +102,17 @@ class Sequence(Node):
         made before the loop (see :meth:`forward_projected`), or None on the composed path."""
         entry = self.kernel_path()
         return None if entry is None else tuple(self.cell.resolve(n) for n in entry.projection)
+
+    def frozen(self) -> FrozenSequence:
+        """This Sequence as a function of arrays (time-major), its parameters read now: the same
+        kernel without a graph, for inference one step at a time. Make a new one after the
+        parameters change."""
+        entry, kernel = self._plan()
+        cell = self.cell
+        names = tuple(cell.parameters()) if entry is None else entry.recurrent
+        projection = None if entry is None else tuple(cell.resolve(n).data for n in entry.projection)
+        return FrozenSequence(kernel, {n: cell.resolve(n).data for n in names}, projection, cell.n_state,
+                              cell.input_size, cell.hidden_size, self.dtype)
 
     def forward(self, xs: Tensor, state0=None):
         xs = xs if isinstance(xs, Tensor) else Tensor(xs)

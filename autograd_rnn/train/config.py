@@ -5,6 +5,7 @@ it has them, its choices (read from the one list that defines them); the command
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import math
 import re
@@ -15,9 +16,12 @@ import numpy as np
 
 from ..cellspec import parse_spec
 from ..errors import ConfigError
+from ..models import LanguageModel
 from ..nodes import CELLS, Cell
 from ..optim import OPTIMIZERS, SCHEDULES
 from ..sequence import parse_truncation
+
+MODEL_ARGS = tuple(n for n, p in inspect.signature(LanguageModel).parameters.items() if p.kind is not p.VAR_KEYWORD)
 
 MAX_PARAMETERS = 200_000_000
 MAX_STEP_GB = 8
@@ -141,6 +145,10 @@ class TrainConfig:
                               f"file.py:Class) or a Cell subclass")
         if not all(isinstance(k, str) and k.isidentifier() for k in self.cell_options):
             raise ConfigError(f"--cell-option: keys {list(self.cell_options)}; expected Python names")
+        taken = [k for k in self.cell_options if k in MODEL_ARGS]
+        if taken:
+            raise ConfigError(f"--cell-option {taken[0]}: the model sets that itself (its own options are "
+                              f"{', '.join(MODEL_ARGS)}); a cell option is one of the cell constructor's own")
         if not all(isinstance(a, str) and a for a in self.allow_import):
             raise ConfigError(f"--allow-import {self.allow_import!r}; expected module names or .py paths")
         return self

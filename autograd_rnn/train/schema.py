@@ -13,7 +13,7 @@ from ..cellspec import parse_spec
 from ..checkpoint import Checkpoint
 from ..data import Vocabulary
 from ..errors import AutogradRNNError, CheckpointError
-from .config import DTYPES, TrainConfig
+from .config import DTYPES, MODEL_ARGS, TrainConfig
 
 MAX_LAYERS = 1024
 
@@ -52,8 +52,10 @@ def check_model(ck: Checkpoint) -> dict:
     if not isinstance(cell, str):
         _fail("config.model.cell", cell, "a cell name or spec (a string)")
     parse_spec(cell)
-    if not isinstance(model.get("cell_options", {}), dict):
-        _fail("config.model.cell_options", model["cell_options"], "a dict")
+    options = model.get("cell_options", {})
+    if not isinstance(options, dict) or any(not isinstance(k, str) or k in MODEL_ARGS for k in options):
+        _fail("config.model.cell_options", options,
+              f"a dict of the cell's own options (none of {', '.join(MODEL_ARGS)})")
     one_hot = _get(model, "one_hot", "config.model")
     if not isinstance(one_hot, bool):
         _fail("config.model.one_hot", one_hot, "true or false")

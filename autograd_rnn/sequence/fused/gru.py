@@ -26,7 +26,7 @@ from ...gates.base import Saved
 from ...graph import is_grad_enabled
 from ...threads import use
 from ..kernel import Kernel, StepGradients
-from .rnn import recurrent_grads, start
+from .rnn import recurrent_grads, rows, sigmoid_scale, start
 
 
 class GRUKernel(Kernel):
@@ -38,7 +38,8 @@ class GRUKernel(Kernel):
         W_hh, b_hh, hs = start("GRUKernel", zx, states0, params, 3)
         T, B, H = zx.shape[0], zx.shape[1], hs.shape[2]
         dt = zx.dtype
-        b_rz, b_hn = b_hh[: 2 * H], b_hh[2 * H :]
+        b_rz, b_hn = rows(b_hh[: 2 * H], B), rows(b_hh[2 * H :], B)
+        half = sigmoid_scale(B, H, 2, None, dt)[0]  # 1/2 in every column
         rz = np.empty((T, B, 2 * H), dt)
         ns = np.empty((T, B, H), dt)
         hn = np.empty((T, B, H), dt)
@@ -50,10 +51,10 @@ class GRUKernel(Kernel):
             a = rz[t]
             np.add(gh[:, : 2 * H], zx[t, :, : 2 * H], out=a)
             a += b_rz
-            a *= 0.5
+            a *= half
             np.tanh(a, out=a)
-            a *= 0.5
-            a += 0.5
+            a *= half
+            a += half
             np.add(gh[:, 2 * H :], b_hn, out=hn[t])
             n = ns[t]
             np.multiply(a[:, :H], hn[t], out=n)
@@ -63,11 +64,11 @@ class GRUKernel(Kernel):
             np.subtract(hs[t], n, out=h)
             h *= a[:, H:]
             h += n
-        self.saved = Saved(hs=hs, W_hh=W_hh)
-        if is_grad_enabled():
-            r, z = rz[..., :H], rz[..., H:]
-            self.saved = Saved(hs=hs, W_hh=W_hh, r=r, z=z, P_n=(1 - z) * (1 - ns * ns),
-                               P_z=(hs[:-1] - ns) * z * (1 - z), P_r=hn * r * (1 - r))
+        if not is_grad_enabled():  # no backward will run: nothing to keep
+            return hs[1:], (hs[T],)
+        r, z = rz[..., :H], rz[..., H:]
+        self.saved = Saved(hs=hs, W_hh=W_hh, r=r, z=z, P_n=(1 - z) * (1 - ns * ns),
+                           P_z=(hs[:-1] - ns) * z * (1 - z), P_r=hn * r * (1 - r))
         return hs[1:], (hs[T],)
 
     def new_acc(self) -> StepGradients:

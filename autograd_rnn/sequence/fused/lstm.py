@@ -27,29 +27,13 @@ every step is the gradient of ``zx``; ``finish`` turns it into ``dW_hh`` and ``d
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from ...gates.base import Saved
 from ...graph import is_grad_enabled
 from ...threads import use
 from ..kernel import Kernel, StepGradients
-from .rnn import recurrent_grads, start
-
-
-@functools.lru_cache(maxsize=64)
-def sigmoid_scale(H: int, gates: int, tanh_gate: int | None, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-    """``(scale, shift)`` over ``gates * H`` columns: 1/2 and 1/2 for a sigmoid column, 1 and 0 for
-    the ``tanh_gate`` block, so that ``tanh(z * scale) * scale + shift`` is each column's activation.
-    Made once per size (read-only)."""
-    scale = np.full(gates * H, 0.5, dtype)
-    shift = np.full(gates * H, 0.5, dtype)
-    if tanh_gate is not None:
-        scale[tanh_gate * H : (tanh_gate + 1) * H] = 1
-        shift[tanh_gate * H : (tanh_gate + 1) * H] = 0
-    scale.flags.writeable = shift.flags.writeable = False
-    return scale, shift
+from .rnn import recurrent_grads, rows, sigmoid_scale, start
 
 
 class LSTMKernel(Kernel):
@@ -61,7 +45,8 @@ class LSTMKernel(Kernel):
         W_hh, b_hh, hs = start("LSTMKernel", zx, states0, params, 4)
         T, B, H = zx.shape[0], zx.shape[1], hs.shape[2]
         dt = zx.dtype
-        scale, shift = sigmoid_scale(H, 4, 2, dt)
+        scale, shift = sigmoid_scale(B, H, 4, 2, dt)
+        b_hh = rows(b_hh, B)
         cs = np.empty_like(hs)
         cs[0] = states0[1]
         act = np.empty((T, B, 4 * H), dt)
@@ -84,14 +69,14 @@ class LSTMKernel(Kernel):
             c += ig
             np.tanh(c, out=tc[t])
             np.multiply(a[:, 3 * H :], tc[t], out=hs[t + 1])
-        self.saved = Saved(hs=hs, W_hh=W_hh)
-        if is_grad_enabled():
-            i, f, g, o = act[..., :H], act[..., H : 2 * H], act[..., 2 * H : 3 * H], act[..., 3 * H :]
-            R = np.empty((T, B, 3, H), dt)
-            R[:, :, 0] = g * i * (1 - i)
-            R[:, :, 1] = cs[:-1] * f * (1 - f)
-            R[:, :, 2] = i * (1 - g * g)
-            self.saved = Saved(hs=hs, W_hh=W_hh, f=f, R=R, Q=o * (1 - tc * tc), P_o=tc * o * (1 - o))
+        if not is_grad_enabled():  # no backward will run: nothing to keep
+            return hs[1:], (hs[T], cs[T])
+        i, f, g, o = act[..., :H], act[..., H : 2 * H], act[..., 2 * H : 3 * H], act[..., 3 * H :]
+        R = np.empty((T, B, 3, H), dt)
+        R[:, :, 0] = g * i * (1 - i)
+        R[:, :, 1] = cs[:-1] * f * (1 - f)
+        R[:, :, 2] = i * (1 - g * g)
+        self.saved = Saved(hs=hs, W_hh=W_hh, f=f, R=R, Q=o * (1 - tc * tc), P_o=tc * o * (1 - o))
         return hs[1:], (hs[T], cs[T])
 
     def new_acc(self) -> StepGradients:

@@ -20,6 +20,8 @@ and in ``finish``, over all steps at once (``da`` summed over every visit of the
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ...errors import GateInputError
@@ -55,6 +57,29 @@ def start(kernel: str, zx: np.ndarray, states0: tuple, params: dict, gates: int)
     return params["weight_hh"], params["bias_hh"], hs
 
 
+def rows(v: np.ndarray, B: int) -> np.ndarray:
+    """``v (n,)`` as ``B`` equal rows ``(B, n)``. numpy adds or multiplies two arrays of one shape
+    about twice as fast as it broadcasts a row over a ``(B, n)`` block, at the sizes of a time step
+    (batch 32: 1.1 against 2.1 us), so the loops meet their biases and scales as rows."""
+    v = v.reshape(1, -1)
+    return v if B == 1 else np.repeat(v, B, axis=0)
+
+
+@functools.lru_cache(maxsize=64)
+def sigmoid_scale(B: int, H: int, gates: int, tanh_gate: int | None, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+    """``(scale, shift)``, ``(B, gates * H)`` rows (see :func:`rows`): 1/2 and 1/2 in a sigmoid
+    column, 1 and 0 in the ``tanh_gate`` block, so that ``tanh(z * scale) * scale + shift`` is each
+    column's activation. Made once per size (read-only)."""
+    scale = np.full(gates * H, 0.5, dtype)
+    shift = np.full(gates * H, 0.5, dtype)
+    if tanh_gate is not None:
+        scale[tanh_gate * H : (tanh_gate + 1) * H] = 1
+        shift[tanh_gate * H : (tanh_gate + 1) * H] = 0
+    scale, shift = rows(scale, B), rows(shift, B)
+    scale.flags.writeable = shift.flags.writeable = False
+    return scale, shift
+
+
 def recurrent_grads(d_hh: np.ndarray, hs: np.ndarray) -> dict:
     """``dW_hh = sum_t d_t^T h_{t-1}`` and ``db_hh = sum_t d_t`` from the gradients ``d_hh (T, B, G)``
     of every step's recurrent pre-activation ``h_{t-1} W_hh^T + b_hh``: one matmul over all T*B rows."""
@@ -78,6 +103,7 @@ class RNNKernel(Kernel):
         W_hh, b_hh, hs = start("RNNKernel", zx, states0, params, 1)
         T = len(zx)
         W_T = W_hh.T
+        b_hh = rows(b_hh, hs.shape[1])
         tanh = self.nonlinearity == "tanh"
         use(hs.shape[1], W_hh.shape[1], W_hh.shape[0], count=T)
         for t in range(T):
@@ -89,10 +115,10 @@ class RNNKernel(Kernel):
                 np.tanh(h, out=h)
             else:
                 np.maximum(h, 0, out=h)
-        D = None
-        if is_grad_enabled():
-            out = hs[1:]
-            D = 1 - out * out if tanh else (out > 0).astype(zx.dtype)
+        if not is_grad_enabled():  # no backward will run: nothing to keep
+            return hs[1:], (hs[T],)
+        out = hs[1:]
+        D = 1 - out * out if tanh else (out > 0).astype(zx.dtype)
         self.saved = Saved(hs=hs, D=D, W_hh=W_hh)
         return hs[1:], (hs[T],)
 

@@ -1,0 +1,70 @@
+"""``FrozenSequence``: a Sequence as a function of arrays, its parameters read once.
+
+Inference one token at a time (sampling) calls the recurrence thousands of times on a batch of
+one, where a step's arithmetic takes a few microseconds and the graph around it (Tensors, the
+sequence gate, its checks) as long again. A frozen sequence runs the same kernel the
+:class:`~autograd_rnn.sequence.Sequence` picked (fused or composed) on bare arrays, with gradients
+off: the same function, valid while the parameters stay as they were when it was made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ..errors import GateInputError
+from ..gates.base import shape_str
+from ..graph import is_grad_enabled, no_grad
+from ..threads import use
+
+
+class FrozenSequence:
+    """``hs, state = f(xs, state0=None)`` with arrays: ``xs (T, batch, input)`` (time-major), each
+    state part ``(batch, hidden)``, ``hs (T, batch, hidden)``; ``state`` a tuple of the kernel's
+    state parts. With ``projected=True``, ``xs`` is the input projection ``x W^T + b (T, batch,
+    G*hidden)`` already made (fused kernels only, :attr:`projection` names its weights).
+
+    ``kernel()`` makes one kernel application; ``params`` maps the names the kernel reads to
+    arrays; ``projection`` is the fused input projection's ``(W, b)`` arrays, or None on the
+    composed path.
+    """
+
+    def __init__(self, kernel: Callable, params: dict, projection: tuple | None, n_state: int,
+                 input_size: int, hidden_size: int, dtype):
+        self.kernel, self.params, self.projection = kernel, params, projection
+        self.n_state, self.input_size, self.hidden_size = n_state, input_size, hidden_size
+        self.dtype = np.dtype(dtype)
+
+    def zeros(self, batch: int) -> tuple:
+        return tuple(np.zeros((batch, self.hidden_size), self.dtype) for _ in range(self.n_state))
+
+    def __call__(self, xs: np.ndarray, state0: tuple | None = None, projected: bool = False):
+        width = self.input_size if not projected else (None if self.projection is None else
+                                                      self.projection[0].shape[0])
+        if width is None:
+            raise GateInputError("FrozenSequence: projected=True needs the fused kernel; this sequence runs composed")
+        if not (type(xs) is np.ndarray and xs.dtype == self.dtype and xs.ndim == 3 and xs.shape[2] == width
+                and xs.shape[0] >= 1 and xs.shape[1] >= 1):
+            raise GateInputError(f"FrozenSequence: xs has shape {shape_str(np.shape(xs))} and dtype "
+                                 f"{getattr(xs, 'dtype', type(xs).__name__)}; expected (T, batch, {width}) "
+                                 f"{self.dtype} with T, batch >= 1")
+        state0 = self.zeros(xs.shape[1]) if state0 is None else tuple(state0)
+        shape = (xs.shape[1], self.hidden_size)
+        for s in state0:
+            if type(s) is not np.ndarray or s.shape != shape or s.dtype != self.dtype:
+                state0 = ()
+        if len(state0) != self.n_state:
+            raise GateInputError(f"FrozenSequence: state0 is not {self.n_state} {self.dtype} array(s) of shape "
+                                 f"(batch={shape[0]}, hidden={shape[1]})")
+        if self.projection is not None and not projected:
+            W, b = self.projection
+            T, B, n = xs.shape
+            use(T * B, n, W.shape[0])
+            zx = xs.reshape(T * B, n) @ W.T
+            zx += b
+            xs = zx.reshape(T, B, W.shape[0])
+        if not is_grad_enabled():  # (the caller's block covers many calls: sampling)
+            return self.kernel().forward(xs, state0, self.params)
+        with no_grad():
+            return self.kernel().forward(xs, state0, self.params)

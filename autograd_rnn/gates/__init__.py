@@ -43,3 +43,8 @@ __all__ = [
     "EmbeddingGate",
     "Dropout",
 ]
+
+BUILTIN: frozenset[type] = frozenset(globals()[name] for name in __all__ if name != "Gate")
+"""The package's own gates (these exact classes, not subclasses). The test suite checks their
+backwards against finite differences, shapes and dtypes included, so the walk trusts what they
+return; every other gate's backward is checked each time it runs (:mod:`autograd_rnn.graph.walk`)."""

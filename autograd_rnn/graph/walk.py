@@ -7,7 +7,8 @@ some roots in topological order (found with an explicit stack, no recursion: a 1
 unrolled graph is fine) and, for every input of every application, where that input's gradient
 goes: into another application's output slot, to a *key* (a leaf whose gradient is wanted), or
 nowhere (a constant). :meth:`Tape.backward` visits the applications in reverse, calls each gate's
-``backward`` with the summed gradient of its outputs, checks what it returns and routes it on. It
+``backward`` with the summed gradient of its outputs, checks what it returns (a user gate's: the
+package's own, ``gates.BUILTIN``, are checked by the test suite) and routes it on. It
 never writes into an array it did not allocate (fan-in is ``a + b``, a new array) and never changes
 the graph, so it can run again, and a tape recorded once can be walked with other applications of
 the same gates (a replayed time step).
@@ -20,6 +21,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from ..errors import GateInputError, GateTypeError
+from ..gates import BUILTIN
 from ..gates.base import shape_str
 
 
@@ -124,7 +126,9 @@ class Tape:
             gate, meta = gates[i], self.out_meta[i]
             g = s[0] if meta is None else tuple(x if x is not None else np.zeros(*m) for x, m in zip(s, meta))
             routes = self.routes[i]
-            grads = _checked(gate, gate.backward(g), routes, self.in_meta[i])
+            grads = gate.backward(g)
+            if type(gate) not in BUILTIN:  # (the package's own gates are checked by its tests)
+                grads = _checked(gate, grads, routes, self.in_meta[i])
             for dest, dg in zip(routes, grads):
                 if dest is not None and dg is not None:
                     _give(dest, dg, slots, found, n_out)

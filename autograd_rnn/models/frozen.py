@@ -40,7 +40,7 @@ class FrozenModel:
         self.W_out, self.b_out = model.proj.weight.data, model.proj.bias.data.reshape(1, -1)
         # (b_out as a (1, V) row: one token's logits meet it with an equal shape, numpy's fast case)
 
-    def __call__(self, tokens: np.ndarray, state: list | None = None):
+    def __call__(self, tokens: np.ndarray, state: list | None = None) -> tuple[np.ndarray, list]:
         tokens = np.asarray(tokens)
         if tokens.ndim != 2 or 0 in tokens.shape:
             raise GateInputError(f"FrozenModel: tokens have shape {tokens.shape}; expected (T, batch), both >= 1")

@@ -21,9 +21,10 @@ from ..threads import use
 
 class FrozenSequence:
     """``hs, state = f(xs, state0=None)`` with arrays: ``xs (T, batch, input)`` (time-major), each
-    state part ``(batch, hidden)``, ``hs (T, batch, hidden)``; ``state`` a tuple of the kernel's
-    state parts. With ``projected=True``, ``xs`` is the input projection ``x W^T + b (T, batch,
-    G*hidden)`` already made (fused kernels only, :attr:`projection` names its weights).
+    state part ``(batch, hidden)`` (one array alone for a one-part state), ``hs (T, batch,
+    hidden)``; ``state`` a tuple of the kernel's state parts. With ``projected=True``, ``xs`` is
+    the input projection ``x W^T + b (T, batch, G*hidden)`` already made (fused kernels only,
+    :attr:`projection` holds its weights).
 
     ``kernel()`` makes one kernel application; ``params`` maps the names the kernel reads to
     arrays; ``projection`` is the fused input projection's ``(W, b)`` arrays, or None on the
@@ -39,7 +40,8 @@ class FrozenSequence:
     def zeros(self, batch: int) -> tuple:
         return tuple(np.zeros((batch, self.hidden_size), self.dtype) for _ in range(self.n_state))
 
-    def __call__(self, xs: np.ndarray, state0: tuple | None = None, projected: bool = False):
+    def __call__(self, xs: np.ndarray, state0: tuple | np.ndarray | None = None,
+                 projected: bool = False) -> tuple[np.ndarray, tuple]:
         width = self.input_size if not projected else (None if self.projection is None else
                                                       self.projection[0].shape[0])
         if width is None:
@@ -49,7 +51,9 @@ class FrozenSequence:
             raise GateInputError(f"FrozenSequence: xs has shape {shape_str(np.shape(xs))} and dtype "
                                  f"{getattr(xs, 'dtype', type(xs).__name__)}; expected (T, batch, {width}) "
                                  f"{self.dtype} with T, batch >= 1")
-        state0 = self.zeros(xs.shape[1]) if state0 is None else tuple(state0)
+        if state0 is None:
+            state0 = self.zeros(xs.shape[1])
+        state0 = (state0,) if isinstance(state0, np.ndarray) else tuple(state0)
         shape = (xs.shape[1], self.hidden_size)
         for s in state0:
             if type(s) is not np.ndarray or s.shape != shape or s.dtype != self.dtype:

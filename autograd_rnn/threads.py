@@ -121,7 +121,9 @@ class Policy:
                 self.blas = None
 
     def threads_for(self, flops: float) -> int:
-        if self.fixed is not None or flops < SMALL_FLOPS or self.cores == 1:
+        if self.fixed is None and flops < SMALL_FLOPS:  # the common case, decided at once
+            return 1
+        if self.fixed is not None or self.cores == 1:
             return decide(flops, self.cores, self.fixed)
         return decide(flops, self.cores, busy=self.busy())
 
@@ -130,8 +132,7 @@ class Policy:
         for ``count`` such products in a row (a time loop)."""
         if self.record is not None:
             self.record.extend([(m, k, n)] * count)
-        flops = 2.0 * m * k * n
-        want = 1 if flops < SMALL_FLOPS and self.fixed is None else self.threads_for(flops)  # (the common case first)
+        want = self.threads_for(2.0 * m * k * n)
         if want != self.current and self.blas is not None:
             for lib in self.blas:
                 lib.set_num_threads(want)

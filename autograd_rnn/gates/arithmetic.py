@@ -53,6 +53,16 @@ class MultiplyGate(Gate):
         return (g2 @ b2.T).reshape(a.shape), outer_sum(a2, g2).reshape(b.shape)
 
 
+def affine(rows: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``rows (n, in) @ W.T + b`` with ``W (out, in)``, ``b (out,)``, unchecked: LinearGate's forward,
+    and inference on arrays that already know their shapes. One row meets ``b`` as a row of its own
+    shape (numpy's equal-shape case, about twice as fast as broadcasting it)."""
+    use(rows.shape[0], W.shape[1], W.shape[0])
+    out = rows @ W.T
+    out += b if len(rows) > 1 else b.reshape(1, -1)
+    return out
+
+
 class LinearGate(Gate):
     """Affine map ``out = x @ W.T + b``, PyTorch's layout (weights ``(out, in)``).
 
@@ -67,9 +77,7 @@ class LinearGate(Gate):
             self.check(x, W, b)  # the common case passes the test above; this names what is wrong
         rows = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
         self.save(rows=rows, x_shape=x.shape, W=W)
-        use(rows.shape[0], W.shape[1], W.shape[0])
-        out = rows @ W.T
-        out += b
+        out = affine(rows, W, b)
         return out if x.ndim == 2 else out.reshape(*x.shape[:-1], W.shape[0])
 
     def check(self, x: np.ndarray, W: np.ndarray, b: np.ndarray) -> None:

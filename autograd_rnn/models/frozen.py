@@ -14,8 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import GateInputError
+from ..gates.arithmetic import affine
 from ..gates.base import check_indices
-from ..threads import use
+from ..graph import no_grad
 from .language_model import LanguageModel
 
 
@@ -26,19 +27,16 @@ class FrozenModel:
     def __init__(self, model: LanguageModel):
         self.vocab_size = model.vocab_size
         self.layers = [seq.frozen() for seq in model.rnn.sequences()]
-        first = self.layers[0]
-        if model.one_hot:
-            E = np.eye(model.vocab_size, dtype=model.dtype)
+        self.projected = self.layers[0].projection is not None
+        if not self.projected:
+            self.table = np.eye(model.vocab_size, dtype=model.dtype) if model.one_hot else model.embedding.weight.data
+        elif model.one_hot:  # the identity's rows through the input projection: its columns
+            W, b = self.layers[0].projection
+            self.table = W.T + b
         else:
-            E = model.embedding.weight.data
-        if first.projection is not None:
-            W, b = first.projection
-            use(E.shape[0], E.shape[1], W.shape[0])
-            self.table, self.projected = (W.T + b if model.one_hot else E @ W.T + b), True
-        else:
-            self.table, self.projected = E, False
-        self.W_out, self.b_out = model.proj.weight.data, model.proj.bias.data.reshape(1, -1)
-        # (b_out as a (1, V) row: one token's logits meet it with an equal shape, numpy's fast case)
+            with no_grad():
+                self.table = model.projected_table().data
+        self.W_out, self.b_out = model.proj.weight.data, model.proj.bias.data
 
     def __call__(self, tokens: np.ndarray, state: list | None = None) -> tuple[np.ndarray, list]:
         tokens = np.asarray(tokens)
@@ -54,7 +52,4 @@ class FrozenModel:
             x, s = layer(x, None if state is None else state[k], projected=self.projected and k == 0)
             finals.append(s)
         T, B, H = x.shape
-        use(T * B, H, self.W_out.shape[0])
-        logits = x.reshape(T * B, H) @ self.W_out.T
-        logits += self.b_out
-        return logits.reshape(T, B, -1), finals
+        return affine(x.reshape(T * B, H), self.W_out, self.b_out).reshape(T, B, -1), finals

@@ -14,9 +14,9 @@ from collections.abc import Callable
 import numpy as np
 
 from ..errors import GateInputError
+from ..gates.arithmetic import affine
 from ..gates.base import shape_str
 from ..graph import is_grad_enabled, no_grad
-from ..threads import use
 
 
 class FrozenSequence:
@@ -62,12 +62,8 @@ class FrozenSequence:
             raise GateInputError(f"FrozenSequence: state0 is not {self.n_state} {self.dtype} array(s) of shape "
                                  f"(batch={shape[0]}, hidden={shape[1]})")
         if self.projection is not None and not projected:
-            W, b = self.projection
             T, B, n = xs.shape
-            use(T * B, n, W.shape[0])
-            zx = xs.reshape(T * B, n) @ W.T
-            zx += b
-            xs = zx.reshape(T, B, W.shape[0])
+            xs = affine(xs.reshape(T * B, n), *self.projection).reshape(T, B, -1)
         if not is_grad_enabled():  # (the caller's block covers many calls: sampling)
             return self.kernel().forward(xs, state0, self.params)
         with no_grad():

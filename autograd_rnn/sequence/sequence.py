@@ -110,8 +110,9 @@ class Sequence(Node):
         entry, kernel = self._plan()
         cell = self.cell
         names = tuple(cell.parameters()) if entry is None else entry.recurrent
-        projection = None if entry is None else tuple(cell.resolve(n).data for n in entry.projection)
-        return FrozenSequence(kernel, {n: cell.resolve(n).data for n in names}, projection, cell.n_state,
+        projection = self.input_projection()
+        return FrozenSequence(kernel, {n: cell.resolve(n).data for n in names},
+                              None if projection is None else tuple(p.data for p in projection), cell.n_state,
                               cell.input_size, cell.hidden_size, self.dtype)
 
     def forward(self, xs: Tensor, state0=None):

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import hashlib
+import io
 import math
 import os
 import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 from dataclasses import dataclass
@@ -28,7 +31,10 @@ from .allocator import tune_allocator
 from .models import LanguageModel, sample_ids
 from .nodes import CELLS as CELL_CLASSES
 from .optim import SGD, Adam
+from .products import matmul
 from .sequence import LookBack
+from .train import TrainConfig
+from .train.loop import Run
 
 
 @dataclass(frozen=True)
@@ -184,9 +190,9 @@ def bench_config(cfg: Config, cell: str, dtype, repeats: int, quick: bool, with_
 
 def product_share(cfg: Config, cell: str, fused: bool, steps: int = 5) -> dict:
     """Where one training step's time goes: the step (median of ``steps``) against the matrix
-    products it made (their shapes recorded through the thread policy), each timed alone on
-    C-contiguous operands with the policy's threads and with one thread. What is left is the
-    elementwise work and the Python that no thread count speeds up."""
+    products it made (their shapes recorded by :func:`~autograd_rnn.products.matmul`), each made
+    alone on C-contiguous operands with the thread setting in force and with one thread. What is
+    left is the elementwise work and the Python that no thread count speeds up."""
     x, y = tokens(cfg)
     impl = Ours(cfg, cell, np.float32, fused=fused)
     _time_steps(impl, x, y, 2)
@@ -204,27 +210,42 @@ def product_share(cfg: Config, cell: str, fused: bool, steps: int = 5) -> dict:
     def products() -> float:
         t0 = time.perf_counter()
         for shape in shapes:
-            a, b = arrays[shape]
-            threads.use(*shape)
-            a @ b
+            matmul(*arrays[shape])
         return time.perf_counter() - t0
 
-    fixed = threads.POLICY.fixed
+    before = threads.setting()
     try:
         policy = statistics.median(products() for _ in range(steps))
         threads.set_threads(1)
         one = statistics.median(products() for _ in range(steps))
     finally:
-        threads.set_threads(fixed)
+        threads.set_threads(before)
     return {"step": step, "products": policy, "products 1 thread": one, "count": len(shapes)}
 
 
+NEIGHBOURS = {
+    "none": [],
+    "a second autograd-rnn train": [["-m", "autograd_rnn", "train", "--steps", "100000000", "--eval-every", "100000000",
+                                     "--no-progress", "--no-plot", "--out", "{tmp}/neighbour"]],
+    "numpy, its own BLAS threads": [["-c", "import numpy as np\na = np.random.rand(768, 768)\nwhile True: a @ a"]],
+    "PyTorch, its own OpenMP threads": [["-c", "import torch\na = torch.rand(768, 768)\nwhile True: a @ a"]],
+    "two busy loops": [["-c", "while True: pass"]] * 2,
+}
+"""The neighbours ``bench --threads-compare`` runs the default job beside: each a list of Python
+command lines (``{tmp}``: a scratch folder)."""
+
+
 @contextlib.contextmanager
-def busy_loops(n: int):
-    """``n`` other processes spinning (``while True: pass``) for the duration: a busy machine."""
-    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+def neighbours(kind: str, tmp: str):
+    """The processes of one kind of neighbour (:data:`NEIGHBOURS`), started with the user's own thread
+    settings removed (each uses its library's default: every core), stopped afterwards."""
+    env = {k: v for k, v in os.environ.items() if k not in (threads.ENV, *threads.BLAS_ENV)}
+    procs = [subprocess.Popen([sys.executable, *(a.format(tmp=tmp) for a in args)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for args in NEIGHBOURS[kind]]
     try:
-        time.sleep(0.5 if n else 0.0)
+        time.sleep(4.0 if procs else 0.0)  # started, and busy (a training run reads its corpus first)
+        if any(p.poll() is not None for p in procs):
+            raise RuntimeError(f"bench: the neighbour '{kind}' stopped at once (exit {procs[0].poll()})")
         yield
     finally:
         for p in procs:
@@ -232,54 +253,68 @@ def busy_loops(n: int):
             p.wait()
 
 
-def compare_threads(quick: bool, repeats: int, busy: int = 0) -> list[str]:
-    """Training tokens/s of ours under the thread policy, with one thread and with every core,
-    interleaved in one process (round 1: auto, 1, N; round 2: ...), optionally beside ``busy``
-    spinning processes. Prints and returns the lines."""
+def default_job(tmp: str):
+    """A :class:`~autograd_rnn.train.loop.Run` of ``autograd-rnn train``'s defaults (seed 0), quiet."""
+    return Run(TrainConfig(out=tmp, progress=False, plot=False))
+
+
+def _job_block(tmp: str, steps: int) -> tuple[float, str]:
+    """A fresh default job: seconds for ``steps`` training steps after an untimed one, and a digest of
+    the weights they end with."""
+    with contextlib.redirect_stderr(io.StringIO()):
+        run = default_job(tmp)
+    run.train_step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        run.train_step()
+    seconds = time.perf_counter() - t0
+    digest = hashlib.sha256(b"".join(p.data.tobytes() for p in run.params.values())).hexdigest()[:16]
+    return seconds / steps, digest
+
+
+def compare_threads(quick: bool, repeats: int, kinds: list[str] | None = None) -> list[str]:
+    """The default job's step time with ``auto``, one thread and every core, interleaved in one process
+    (round 1: auto, 1, N; round 2: ...), beside each kind of neighbour in :data:`NEIGHBOURS`; and
+    whether every block ended with the same weights. Prints and returns the lines."""
     settings = ["auto", "1"] + ([str(threads.cores())] if threads.cores() > 1 else [])
-    head = (f"BLAS threads compared, training tokens/s (median of {repeats} interleaved rounds)"
-            + (f", beside {busy} busy loop(s)" if busy else ", alone"))
-    lines = [head, f"{'config':<18} {'cell':<5} {'path':<8} " + " ".join(f"{s + ' thr':>10}" for s in settings)
-             + f" {'auto/best':>10}"]
+    kinds = kinds or [k for k in NEIGHBOURS if k != "PyTorch, its own OpenMP threads" or torch_available()]
+    steps = 8 if quick else 20
+    lines = [f"the default job (autograd-rnn train's defaults), ms per training step, median of {repeats} "
+             f"interleaved rounds of {steps} steps; auto/best = auto against the better fixed count",
+             f"{'neighbour':<34} " + " ".join(f"{s + ' thr':>9}" for s in settings) + f" {'auto/best':>10}"]
     print("\n".join(lines), flush=True)
-    fixed = threads.POLICY.fixed
-    try:
-        with busy_loops(busy):
-            for cfg in CONFIGS:
-                for cell in CELLS:
-                    if quick and (cfg.name.startswith("C3") or cell == "rnn"):
-                        continue
-                    for fused in (True, False):
-                        lines.append(_compare_row(cfg, cell, fused, settings, repeats, quick))
-                        print(lines[-1], flush=True)
-    finally:
-        threads.set_threads(fixed)
+    digests = set()
+    before = threads.setting()
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            for kind in kinds:
+                times = {s: [] for s in settings}
+                with neighbours(kind, tmp):
+                    for _ in range(repeats):
+                        for s in settings:
+                            threads.set_threads(s)
+                            seconds, digest = _job_block(f"{tmp}/job", steps)
+                            times[s].append(seconds)
+                            digests.add(digest)
+                med = {s: statistics.median(v) for s, v in times.items()}
+                best = min(v for s, v in med.items() if s != "auto")
+                lines.append(f"{kind:<34} " + " ".join(f"{med[s] * 1e3:>9.1f}" for s in settings)
+                             + f" {med['auto'] / best:>10.2f}")
+                print(lines[-1], flush=True)
+        finally:
+            threads.set_threads(before)
+    lines.append(f"weights after {steps + 1} steps from seed 0: "
+                 + ("the same in every block (every setting, every neighbour)" if len(digests) == 1
+                    else f"{len(digests)} different results: a thread count or the load changed the bits"))
+    print(lines[-1], flush=True)
     return lines
-
-
-def _compare_row(cfg: Config, cell: str, fused: bool, settings: list, repeats: int, quick: bool) -> str:
-    x, y = tokens(cfg)
-    impl = Ours(cfg, cell, np.float32, fused=fused)
-    n = max(3, steps_for(cfg, quick) // 2)
-    rates = {s: [] for s in settings}
-    for s in settings:
-        threads.set_threads(s)
-        _time_steps(impl, x, y, 1)
-    for _ in range(repeats):
-        for s in settings:
-            threads.set_threads(s)
-            rates[s].append(n * cfg.batch * cfg.seq_len / _time_steps(impl, x, y, n, settle=0.1))
-    med = {s: statistics.median(v) for s, v in rates.items()}
-    best = max(v for s, v in med.items() if s != "auto")
-    return (f"{cfg.name:<18} {cell:<5} {'fused' if fused else 'composed':<8} "
-            + " ".join(f"{med[s]:>10,.0f}" for s in settings) + f" {med['auto'] / best:>10.2f}")
 
 
 def calibration() -> str:
     a = np.random.default_rng(0).standard_normal((2048, 2048), dtype=np.float32)
-    a @ a
-    best = min(_timed(lambda: a @ a) for _ in range(3))
-    line = f"calibration: 2048^3 float32 matmul, numpy {2 * 2048**3 / best / 1e9:.0f} GFLOP/s"
+    matmul(a, a)
+    best = min(_timed(lambda: matmul(a, a)) for _ in range(3))
+    line = f"calibration: 2048^3 float32 matmul, ours {2 * 2048**3 / best / 1e9:.0f} GFLOP/s"
     if torch_available():
         import torch
 
@@ -361,15 +396,15 @@ def blas_line() -> str:
     return "numpy BLAS: " + "; ".join(info) + (f" (OPENBLAS_CORETYPE={forced} forces them)" if forced else "")
 
 
-def main(quick: bool = False, repeats: int | None = None, markdown: str | None = None, threads_only: bool = False,
-         busy: int = 0) -> int:
+def main(quick: bool = False, repeats: int | None = None, markdown: str | None = None,
+         threads_only: bool = False) -> int:
     tuned = tune_allocator()
     if threads_only:
         lines = [f"autograd_rnn bench --threads-compare{' --quick' if quick else ''}: "
                  f"{time.strftime('%Y-%m-%d %H:%M')}, {platform.processor() or platform.machine()}, "
                  f"{threads.cores()} cores, numpy {np.__version__}", blas_line(), threads.describe(), ""]
         print("\n".join(lines), flush=True)
-        lines += compare_threads(quick, repeats or 5, busy)
+        lines += compare_threads(quick, repeats or (3 if quick else 5))
         if markdown:
             with open(markdown, "w") as f:
                 f.write("```text\n" + "\n".join(lines) + "\n```\n")

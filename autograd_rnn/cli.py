@@ -11,8 +11,8 @@ import typing
 
 import numpy as np
 
-from .errors import AutogradRNNError, ConfigError, TrainingDiverged
-from .threads import set_threads
+from .errors import AutogradRNNError, TrainingDiverged
+from .threads import POLICY, set_threads
 from .train import TrainConfig
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_BUG = 0, 1, 2, 3, 130, 70
@@ -218,21 +218,17 @@ def add_bench(sub) -> None:
     p.add_argument("--repeats", type=_number(int, True, True), default=None, help="timed rounds per row (interleaved)")
     p.add_argument("--markdown", default=None, help="also write the results as a Markdown table to this file")
     p.add_argument("--threads-compare", action="store_true",
-                   help="instead: our training speed with the thread policy, one thread and every core, interleaved")
-    p.add_argument("--busy", type=_number(int, False, False), default=0,
-                   help="with --threads-compare: run beside this many busy loops (a loaded machine)")
+                   help="instead: the default job's step time with auto, one thread and every core, beside each kind "
+                   "of neighbour (none, a second training run, numpy, PyTorch, busy loops), and whether the weights "
+                   "are the same in every case")
     p.set_defaults(run=run_bench)
 
 
 def run_bench(args) -> int:
     from .bench import main as bench_main
 
-    if not 0 <= args.busy <= 64:
-        raise ConfigError(f"bench: --busy {args.busy}; expected a number of busy loops from 0 to 64")
-    if args.busy and not args.threads_compare:
-        raise ConfigError("bench: --busy applies to --threads-compare only")
     return bench_main(quick=args.quick, repeats=args.repeats, markdown=args.markdown,
-                      threads_only=args.threads_compare, busy=args.busy)
+                      threads_only=args.threads_compare)
 
 
 class Parser(argparse.ArgumentParser):
@@ -244,9 +240,8 @@ class Parser(argparse.ArgumentParser):
 
 def add_threads(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", default=None, metavar="N|auto",
-                   help="BLAS threads for every matrix product (default auto: one for a product under 1 MFLOP or "
-                   "while the machine is busy, every core otherwise; also AUTOGRAD_RNN_THREADS; a fixed count makes "
-                   "runs reproducible bit for bit)")
+                   help="threads for matrix products (default: AUTOGRAD_RNN_THREADS, else auto: every core that other "
+                   "processes leave free); the results are the same whatever the count")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -255,8 +250,9 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for add in (add_train, add_sample, add_evaluate, add_gradcheck, add_bench):
         add(sub)
-    for verb in sub.choices.values():
-        add_threads(verb)
+    for name, verb in sub.choices.items():
+        if name != "train":  # train's --threads is a TrainConfig field, kept in its checkpoints
+            add_threads(verb)
     return p
 
 
@@ -274,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     np.seterr(over="ignore", invalid="ignore", divide="ignore")  # non-finite values are caught and said in words
     try:
         if args.threads is not None:
-            set_threads(args.threads)
+            set_threads(args.threads, "--threads")
+        POLICY.check()
         return args.run(args)
     except TrainingDiverged as e:
         print(f"error: {one_line(e)}", file=sys.stderr)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .graph import Tensor
+from .products import matmul
 
 ParamsLike = Mapping[str, Tensor] | Iterable[tuple[str, Tensor]]
 
@@ -363,7 +364,7 @@ def clip_grad_norm(params, max_norm: float) -> float:
     total = 0.0
     for p in tensors:
         flat = p.grad.ravel().astype(np.float64, copy=False)
-        total += float(np.dot(flat, flat))
+        total += float(matmul(flat, flat))
     norm = math.sqrt(total)
     if math.isfinite(norm) and norm > max_norm:
         coef = float(max_norm) / (norm + 1e-6)

@@ -1,45 +1,46 @@
-"""How many BLAS threads each matrix product gets.
+"""How many threads multiply matrices, and the pool they come from.
 
-A small product (a recurrent step's ``h @ W^T`` at batch 32, hidden 64: under a megaflop, a few
-microseconds) gains nothing from a second thread. A large one (an output projection, a weight
-gradient over all steps) scales with the cores, but only while they are free: an OpenBLAS thread
-that waits for a descheduled partner spins, and beside busy neighbours a multi-threaded product
-can take a whole scheduler time slice instead of microseconds (a training step 20 to 80 times
-slower). So the package chooses per operation:
+Every matrix product of the package goes through :func:`autograd_rnn.products.matmul`, which cuts
+a large product into pieces by its sizes alone and hands the pieces to the threads this module
+lends it. BLAS itself runs on one thread per call. So:
 
-* below ``SMALL_FLOPS`` floating-point operations: one thread;
-* from there on: every core this process may run on, unless the machine is **busy**: then one.
+* **The bits never depend on the threads.** Each piece is the same single-threaded BLAS call
+  whichever thread runs it, and how a product is cut depends on its shape only: a seed gives the
+  same weights on a quiet and on a busy machine, with ``--threads 1``, ``--threads 16`` or ``auto``.
+* **A busy neighbour costs a share of the cores, not a time slice per product.** OpenBLAS's own
+  threads split a product evenly and wait for one another, so one descheduled thread stalls the
+  product until the scheduler runs it again (beside a second training run, a step two to five
+  times slower). Here the pieces are taken one at a time by whichever thread is free, and the
+  main thread takes them all when no other thread comes.
 
-*Busy* is measured, not guessed: Linux counts the time this process's main thread spent ready
-to run but waiting for a CPU (``/proc/self/schedstat``); when that is more than ``BUSY_SHARE`` of
-the last ``INTERVAL`` seconds, other processes want the cores, and products run on one thread
-until the waiting stops. Off Linux the size alone decides.
+How many threads take part (``auto``): every core this process may run on, less the cores that
+other processes are using. That load is measured, not guessed: the whole machine's busy time
+(``/proc/stat``) less this process's own CPU time, over the last ``INTERVAL`` seconds, read at most
+once per interval. Off Linux the cores alone decide.
 
-BLAS sums in another order with another thread count, so a product's last bits depend on it. A
-fixed thread count makes runs reproducible bit for bit (a resumed run equal to an uninterrupted
-one, a seed giving the same weights); ``auto`` gives that too as long as the load does not change
-its choices. ``AUTOGRAD_RNN_THREADS=N`` in the environment, ``set_threads(N)`` or ``autograd-rnn
-... --threads N`` fixes N threads for every product (``auto`` restores the policy). Control goes
-through threadpoolctl; without it, or with a BLAS it does not know, nothing is changed.
+The user's settings win: ``--threads N``, ``AUTOGRAD_RNN_THREADS=N`` or :func:`set_threads` fix N
+threads; a BLAS thread limit (``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``, a threadpoolctl limit
+in force when the first product runs, or set to another count while it runs) caps ``auto``.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
+import threading
 import time
 
 from .errors import ConfigError
 
 try:
     from threadpoolctl import ThreadpoolController
-except ImportError:  # an optional convenience for the pure-numpy path: without it BLAS keeps its own setting
+except ImportError:  # an optional convenience: without it BLAS keeps its own setting
     ThreadpoolController = None
 
-SMALL_FLOPS = 1e6  # on 2 cores, 32x128 @ 128x128 (1.05 MFLOP) runs 10-16% faster on two threads
-BUSY_SHARE = 0.05
-INTERVAL = 0.2
 ENV = "AUTOGRAD_RNN_THREADS"
-SCHEDSTAT = "/proc/self/schedstat"
+BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+INTERVAL = 0.2
+PROC_STAT = "/proc/stat"
 
 
 def cores() -> int:
@@ -50,118 +51,254 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def decide(flops: float, n_cores: int, fixed: int | None = None, busy: bool = False) -> int:
-    """The thread count for one product of ``flops`` operations on ``n_cores`` cores, on a
-    ``busy`` machine or not; ``fixed`` overrides."""
-    if fixed is not None:
-        return fixed
-    return 1 if flops < SMALL_FLOPS or busy else max(1, n_cores)
-
-
-def read_wait() -> float | None:
-    """Seconds this process's main thread has spent waiting for a CPU, or None where the system
-    does not say (not Linux)."""
-    try:
-        with open(SCHEDSTAT) as f:
-            return int(f.read().split()[1]) / 1e9
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-class LoadWatch:
-    """Whether the machine is busy: the share of wall time the main thread spent waiting for a
-    CPU over the last ``interval`` seconds, above ``share``. Read at most once per interval;
-    ``clock`` and ``read`` are injectable for tests."""
-
-    def __init__(self, share: float = BUSY_SHARE, interval: float = INTERVAL, clock=time.monotonic, read=read_wait):
-        self.share, self.interval, self.clock, self.read = share, interval, clock, read
-        self.since, self.waited = clock(), read()
-        self.busy = False
-
-    def __call__(self) -> bool:
-        now = self.clock()
-        if self.waited is None or now - self.since < self.interval:
-            return self.busy
-        waited = self.read()
-        if waited is not None:
-            self.busy = (waited - self.waited) > self.share * (now - self.since)
-        self.since, self.waited = now, waited
-        return self.busy
-
-
-def parse(value) -> int | None:
-    """``"auto"``/None -> None (the policy); a positive int (or its text) -> that many threads."""
+def parse(value, name: str = "--threads", n_cores: int | None = None) -> int | None:
+    """``"auto"`` or None -> None (the load decides); a whole number from 1 to the cores (or its
+    text) -> that many threads. Anything else is a ConfigError naming ``name`` and the range."""
+    n_cores = cores() if n_cores is None else n_cores
     if value is None or (isinstance(value, str) and value.strip().lower() in ("", "auto")):
         return None
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        n = 0
-    if isinstance(value, bool) or n < 1 or str(n) != str(value).strip():
-        raise ConfigError(f"threads={value!r}; expected 'auto' or a whole number of threads >= 1")
+    text = value.strip() if isinstance(value, str) else value
+    ok = isinstance(text, int) and not isinstance(text, bool) or isinstance(text, str) and text.isdigit()
+    n = int(text) if ok and len(str(text)) < 20 else 0
+    if not 1 <= n <= n_cores:
+        raise ConfigError(f"{name}={value!r}; expected 'auto' or a whole number of threads from 1 to {n_cores} "
+                          f"(the cores this process may use)")
     return n
 
 
-class Policy:
-    """The process's thread policy; :func:`use` is called before each BLAS product (or run of
-    equal products). ``record``, a list or None, collects the ``(m, k, n)`` of every product while
-    it is a list (for profiles)."""
+def read_busy() -> float | None:
+    """Seconds of CPU time the whole machine has spent busy since boot (all cores), or None where
+    the system does not say (not Linux)."""
+    try:
+        with open(PROC_STAT, "rb") as f:
+            fields = f.readline().split()
+        user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
+    except (OSError, ValueError):
+        return None
+    return (user + nice + system + irq + softirq + steal) / TICKS
+
+
+TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+class LoadWatch:
+    """The cores other processes used over the last ``interval`` seconds: the machine's busy time
+    less this process's CPU time, per second of wall time. ``clock``, ``busy`` and ``own`` are
+    injectable for tests; ``others()`` reads them at most once per interval."""
+
+    def __init__(self, interval: float = INTERVAL, clock=time.monotonic, busy=read_busy, own=time.process_time):
+        self.interval, self.clock, self.busy, self.own = interval, clock, busy, own
+        self.since, self.was, self.own_was = clock(), busy(), own()
+        self.load = 0.0
+
+    def measurable(self) -> bool:
+        return self.was is not None
+
+    def others(self) -> float:
+        now = self.clock()
+        if self.was is None or now - self.since < self.interval:
+            return self.load
+        busy, own = self.busy(), self.own()
+        if busy is not None:
+            self.load = max(0.0, (busy - self.was) - (own - self.own_was)) / (now - self.since)
+        self.since, self.was, self.own_was = now, busy, own
+        return self.load
+
+
+def decide(n_cores: int, others: float, cap: int | None = None, fixed: int | None = None) -> int:
+    """Threads for the next product on ``n_cores`` cores while other processes use ``others`` of
+    them: every free core (rounded to the nearest), at least one, at most ``cap``; ``fixed`` overrides."""
+    if fixed is not None:
+        return fixed
+    free = int(n_cores - others + 0.5)
+    return max(1, min(n_cores if cap is None else cap, free))
+
+
+def _env_cap() -> tuple[int | None, str | None]:
+    """A thread count the user set for BLAS in the environment, and the variable's name."""
+    for name in BLAS_ENV:
+        text = os.environ.get(name, "").split(",")[0].strip()
+        if text.isdigit() and int(text) >= 1:
+            return int(text), name
+    return None, None
+
+
+class Pool:
+    """Helper threads that take part in a product: :meth:`run` calls ``task(i)`` for ``i`` in
+    ``range(n)``, on the calling thread and on up to ``helpers`` others, each ``i`` once, in any
+    order, and returns when all are done (re-raising the first error a task raised). Tasks are
+    taken one at a time by whichever thread is free, so a helper the scheduler has not run yet
+    takes none."""
 
     def __init__(self):
-        self.fixed = parse(os.environ.get(ENV))
+        self.lock = threading.Lock()
+        self.wakes: list[threading.Semaphore] = []
+        self.job = None
+        self.pid = os.getpid()
+
+    def _grow(self, helpers: int) -> None:
+        with self.lock:
+            while len(self.wakes) < helpers:
+                wake = threading.Semaphore(0)
+                threading.Thread(target=self._serve, args=(wake,), name="autograd_rnn-matmul", daemon=True).start()
+                self.wakes.append(wake)
+
+    def _serve(self, wake: threading.Semaphore) -> None:
+        while True:
+            wake.acquire()
+            job = self.job
+            if job is not None:
+                _drain(job)
+
+    def run(self, n: int, task, helpers: int) -> None:
+        if helpers < 1 or n < 2:
+            for i in range(n):
+                task(i)
+            return
+        if self.pid != os.getpid():  # a forked child has none of its parent's threads
+            self.__init__()
+        helpers = min(helpers, n - 1)
+        if len(self.wakes) < helpers:
+            self._grow(helpers)
+        job = _Job(n, task)
+        self.job = job
+        for wake in self.wakes[:helpers]:
+            wake.release()
+        _drain(job)
+        if len(job.done) < n:
+            job.finished.wait()
+        self.job = None
+        if job.error is not None:
+            raise job.error
+
+
+class _Job:
+    def __init__(self, n: int, task):
+        self.n, self.task = n, task
+        self.next = itertools.count()  # next() is atomic: each index is taken once
+        self.done: list[int] = []
+        self.finished = threading.Event()
+        self.error: BaseException | None = None
+
+
+def _drain(job: _Job) -> None:
+    for i in job.next:
+        if i >= job.n:
+            return
+        try:
+            if job.error is None:
+                job.task(i)
+        except BaseException as e:  # handed to the caller, which re-raises it
+            job.error = job.error or e
+        job.done.append(i)
+        if len(job.done) == job.n:
+            job.finished.set()
+
+
+class Policy:
+    """The process's thread policy (see the module docstring). ``fixed``: a count set by the user
+    (None: auto); ``cap``: the most threads auto uses; ``record``, a list or None, collects the
+    ``(m, k, n)`` of every product while it is a list (for profiles)."""
+
+    def __init__(self):
         self.cores = cores()
-        self.busy = LoadWatch()
-        self.current: int | None = None
+        self.error: ConfigError | None = None
+        try:
+            self.fixed = parse(os.environ.get(ENV), ENV, self.cores)
+        except ConfigError as e:  # said when the policy is first used (and by the CLI at start), never at import
+            self.fixed, self.error = 1, e
+        self.cap, self.cap_source = self.cores, None
+        env, name = _env_cap()
+        if env is not None and env < self.cores:
+            self.cap, self.cap_source = env, name
+        self.load = LoadWatch()
         self.record: list | None = None
+        self.pool = Pool()
         self.blas = None
+        self.pinned: int | None = None
+        self.next_look = 0.0
         if ThreadpoolController is not None:
             try:
                 self.blas = ThreadpoolController().select(user_api="blas").lib_controllers or None
             except Exception:  # threadpoolctl could not inspect this BLAS: leave it alone
                 self.blas = None
 
-    def threads_for(self, flops: float) -> int:
-        if self.fixed is None and flops < SMALL_FLOPS:  # the common case, decided at once
-            return 1
-        if self.fixed is not None or self.cores == 1:
-            return decide(flops, self.cores, self.fixed)
-        return decide(flops, self.cores, busy=self.busy())
+    def check(self) -> None:
+        """Raise the ConfigError of a bad ``AUTOGRAD_RNN_THREADS``, if there is one."""
+        if self.error is not None:
+            raise self.error
 
-    def use(self, m: int, k: int, n: int, count: int = 1) -> None:
-        """Set the BLAS thread count for the product of an ``(m, k)`` and a ``(k, n)`` matrix, or
-        for ``count`` such products in a row (a time loop)."""
-        if self.record is not None:
-            self.record.extend([(m, k, n)] * count)
-        want = self.threads_for(2.0 * m * k * n)
-        if want != self.current and self.blas is not None:
-            for lib in self.blas:
-                lib.set_num_threads(want)
-            self.current = want
+    def _look(self, now: float) -> None:
+        """Pin BLAS to one thread a call. A count found there that is not the one pinned was set by
+        the user (before the first product, or since): it caps ``auto``."""
+        self.next_look = now + INTERVAL
+        if self.blas is None:
+            return
+        counts = {lib.num_threads for lib in self.blas}
+        if counts == {self.pinned}:
+            return
+        theirs = min(self.cores, *counts)
+        if self.pinned is not None or self.cap_source is None or theirs != self.cap:
+            self.cap, self.cap_source = theirs, "a BLAS thread limit" if theirs < self.cores else None
+        for lib in self.blas:
+            lib.set_num_threads(1)
+        self.pinned = 1
+
+    def tick(self) -> None:
+        """Called before every product: keeps BLAS on one thread a call (and raises the error of a
+        bad ``AUTOGRAD_RNN_THREADS``)."""
+        if self.error is not None:
+            raise self.error
+        now = time.monotonic()
+        if now >= self.next_look:
+            self._look(now)
+
+    def threads(self) -> int:
+        """How many threads take part in the next product."""
+        if self.fixed is not None or self.cap == 1:
+            return decide(self.cores, 0.0, self.cap, self.fixed)
+        return decide(self.cores, self.load.others(), self.cap)
+
+    def run(self, n: int, task) -> None:
+        """``task(i)`` for each of ``n`` pieces of one product, on the threads the policy lends."""
+        self.pool.run(n, task, self.threads() - 1 if n > 1 else 0)
 
     def describe(self) -> str:
-        if self.blas is None:
-            return "BLAS threads: left to the BLAS library (threadpoolctl cannot control it here)"
+        if self.error is not None:
+            return f"BLAS threads: {self.error}"
+        how = "products cut by size alone, BLAS one thread a call: results are the same whatever the count"
         if self.fixed is not None:
-            return f"BLAS threads: {self.fixed} for every product (fixed by {ENV} or --threads)"
-        watch = "1 while the machine is busy" if self.busy.waited is not None else "(load not measurable here)"
-        return (f"BLAS threads: auto: 1 below {SMALL_FLOPS / 1e6:g} MFLOP, {self.cores} (all cores) from there on, "
-                f"{watch}")
+            return f"BLAS threads: {self.fixed} for every product (fixed by {ENV} or --threads); {how}"
+        cap = f"{self.cap} (capped by {self.cap_source})" if self.cap_source else f"{self.cap} (all cores)"
+        watch = "less the cores other processes use" if self.load.measurable() else "(load not measurable here)"
+        return f"BLAS threads: auto: up to {cap}, {watch}; {how}"
 
 
 POLICY = Policy()
 
 
-use = POLICY.use  # the process's policy decides every product (see Policy.use)
+def set_threads(value, name: str = "threads") -> None:
+    """Fix the thread count for every product (an int from 1 to the cores, or its text), or let
+    the load decide again (``"auto"``/None). A ConfigError names ``name`` and the allowed range."""
+    POLICY.fixed = parse(value, name, POLICY.cores)
+    POLICY.error = None
 
 
-def set_threads(value) -> None:
-    """Fix the thread count for every product (an int), or restore the policy (``"auto"``/None)."""
-    POLICY.fixed = parse(value)
-    POLICY.current = None
+def setting() -> str:
+    """The thread setting as ``set_threads`` takes it back: ``"auto"`` or the fixed count."""
+    return "auto" if POLICY.fixed is None else str(POLICY.fixed)
 
 
 def describe() -> str:
     return POLICY.describe()
 
 
-__all__ = ["SMALL_FLOPS", "decide", "parse", "use", "set_threads", "describe", "cores", "Policy", "LoadWatch"]
+def _after_fork() -> None:
+    POLICY.pool = Pool()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
+__all__ = ["ENV", "decide", "parse", "set_threads", "setting", "describe", "cores", "Policy", "LoadWatch", "Pool"]

@@ -5,12 +5,6 @@ from hypothesis import HealthCheck, settings
 
 from .corpora import word_corpus
 
-# Runs compared bit for bit here (a resumed run against an uninterrupted one, two runs of one seed)
-# are equal for a fixed BLAS thread count; the auto policy may change its choice with the machine's
-# load (docs/performance.md). Its decisions are tested on their own, in test_threads.py. Set before
-# autograd_rnn is imported, and inherited by the command-line runs the tests start.
-os.environ.setdefault("AUTOGRAD_RNN_THREADS", "1")
-
 settings.register_profile(
     "ci",
     derandomize=True,

@@ -1,122 +1,290 @@
-"""The BLAS thread policy's decisions (not timings): by the product's size, the core count and whether the
-machine is busy (measured from the time the process waits for a CPU)."""
+"""Threads for matrix products: the policy's decisions (never timings), the pool, how products are cut, and
+the promise that results never depend on the thread count or the machine's load."""
 
+import ast
+import os
+import pathlib
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import autograd_rnn as ar
-from autograd_rnn import threads
+from autograd_rnn import products, threads
+from autograd_rnn.checkpoint import load_checkpoint
 from autograd_rnn.errors import ConfigError
 from autograd_rnn.nodes import CELLS
+from autograd_rnn.products import matmul, plan
+from autograd_rnn.train import TrainConfig, train
+
+ROOT = pathlib.Path(ar.__file__).resolve().parent
+BAD_COUNTS = ["0", "-1", "abc", "2.0", "1.5", str(10**20), "1000000000", "two", "1e3", "0x2"]
 
 
-def test_small_products_get_one_thread_large_ones_every_core():
-    assert threads.decide(threads.SMALL_FLOPS - 1, 16) == 1
-    assert threads.decide(threads.SMALL_FLOPS, 16) == 16
-    assert threads.decide(1e12, 2) == 2 and threads.decide(1e12, 1) == 1
-    for flops, cores in [(2 * 32 * 64 * 192, 2), (2 * 1 * 100 * 400, 16)]:  # a GRU step at batch 32, the tutorial's
-        assert threads.decide(flops, cores) == 1
-    assert threads.decide(2 * 64 * 512 * 2048, 16) == 16  # a C3 LSTM step
+def run_cli(*args, env=None, timeout=120):
+    full = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "autograd_rnn", *args], capture_output=True, text=True, env=full,
+                          timeout=timeout)
 
 
-def test_a_busy_machine_gets_one_thread_for_every_product():
-    assert threads.decide(1e12, 16, busy=True) == 1 and threads.decide(1e12, 16, busy=False) == 16
-    assert threads.decide(1e12, 16, fixed=4, busy=True) == 4  # a fixed count is kept, busy or not
+# ----- decisions ---------------------------------------------------------------------------------
+def test_auto_takes_every_core_other_processes_leave_free():
+    assert threads.decide(2, 0.0) == 2 and threads.decide(16, 0.0) == 16
+    assert threads.decide(2, 0.67) == 1  # one busy neighbour beside our two threads gets 2/3 of a core
+    assert threads.decide(2, 1.0) == 1 and threads.decide(2, 2.0) == 1 and threads.decide(2, 7.5) == 1
+    assert threads.decide(2, 0.4) == 2  # a light neighbour: the second core is mostly free
+    assert threads.decide(16, 1.0) == 15 and threads.decide(16, 3.4) == 13
+    assert threads.decide(16, 0.0, cap=4) == 4 and threads.decide(16, 14.0, cap=4) == 2
+    assert threads.decide(16, 12.0, fixed=16) == 16 and threads.decide(2, 0.0, fixed=1) == 1
 
 
-class FakeClock:
+class Machine:
+    """A fake clock, machine busy time and own CPU time for LoadWatch."""
+
     def __init__(self):
-        self.now, self.waited, self.reads = 0.0, 0.0, 0
+        self.now, self.busy_s, self.own_s, self.reads = 0.0, 100.0, 5.0, 0
 
     def clock(self):
         return self.now
 
-    def read(self):
+    def busy(self):
         self.reads += 1
-        return self.waited
+        return self.busy_s
+
+    def own(self):
+        return self.own_s
+
+    def run(self, seconds, ours, others):
+        self.now += seconds
+        self.own_s += ours * seconds
+        self.busy_s += (ours + others) * seconds
 
 
-def test_the_load_watch_calls_busy_what_waits_for_a_cpu_and_reads_once_per_interval():
-    f = FakeClock()
-    watch = threads.LoadWatch(share=0.05, interval=0.2, clock=f.clock, read=f.read)
-    assert not watch() and f.reads == 1  # nothing measured yet: not busy
-    f.now, f.waited = 0.1, 0.09  # within the interval: not read again
-    assert not watch() and f.reads == 1
-    f.now = 0.2  # 0.09 s waited of 0.2 s: busy
-    assert watch() and f.reads == 2
-    f.now, f.waited = 0.4, 0.095  # 5 ms of 200 ms (2.5%): quiet again
-    assert not watch()
-    f.now, f.waited = 0.6, 0.105  # exactly the share (10 ms of 200 ms) is not more than it
-    assert not watch()
-    f.now, f.waited = 1.0, 0.2  # 95 ms of 400 ms
-    assert watch()
+def test_the_load_watch_counts_the_cores_others_use_and_reads_once_per_interval():
+    m = Machine()
+    watch = threads.LoadWatch(interval=0.2, clock=m.clock, busy=m.busy, own=m.own)
+    assert watch.measurable() and watch.others() == 0.0 and m.reads == 1
+    m.run(0.1, ours=2.0, others=1.0)
+    assert watch.others() == 0.0 and m.reads == 1  # within the interval: not read again
+    m.run(0.1, ours=2.0, others=1.0)
+    assert watch.others() == pytest.approx(1.0) and m.reads == 2
+    m.run(0.4, ours=1.0, others=0.0)  # our own work is never someone else's
+    assert watch.others() == pytest.approx(0.0)
+    m.run(0.3, ours=1.3, others=0.7)
+    assert watch.others() == pytest.approx(0.7)
 
 
-def test_without_a_load_measure_only_the_size_decides():
-    f = FakeClock()
-    watch = threads.LoadWatch(clock=f.clock, read=lambda: None)
-    f.now = 10.0
-    assert not watch()
+def test_without_a_load_measure_the_cores_alone_decide():
+    watch = threads.LoadWatch(clock=lambda: 10.0, busy=lambda: None)
+    assert not watch.measurable() and watch.others() == 0.0
     policy = threads.Policy()
-    policy.busy, policy.cores, policy.fixed = watch, 8, None
-    assert policy.threads_for(1e12) == 8 and policy.threads_for(10) == 1
+    policy.load, policy.cores, policy.cap, policy.fixed = watch, 8, 8, None
+    assert policy.threads() == 8
 
 
-def test_the_policy_uses_one_thread_for_large_products_while_busy():
-    f = FakeClock()
+def test_the_policy_follows_the_load_and_a_fixed_count_ignores_it():
+    m = Machine()
     policy = threads.Policy()
-    policy.cores, policy.fixed = 8, None
-    policy.busy = threads.LoadWatch(clock=f.clock, read=f.read)
-    assert policy.threads_for(1e12) == 8
-    f.now, f.waited = 1.0, 0.5
-    assert policy.threads_for(1e12) == 1 and policy.threads_for(10) == 1
-    f.now, f.waited = 2.0, 0.5
-    assert policy.threads_for(1e12) == 8
+    policy.cores, policy.cap, policy.fixed = 2, 2, None
+    policy.load = threads.LoadWatch(clock=m.clock, busy=m.busy, own=m.own)
+    assert policy.threads() == 2
+    m.run(1.0, ours=1.3, others=0.7)
+    assert policy.threads() == 1
+    m.run(1.0, ours=2.0, others=0.0)
+    assert policy.threads() == 2
+    m.run(1.0, ours=1.0, others=1.0)
+    policy.fixed = 2
+    assert policy.threads() == 2
 
 
-def test_the_load_is_read_from_this_process_where_linux_says():
-    waited = threads.read_wait()
-    if waited is None:
-        pytest.skip("no /proc/self/schedstat here")
-    assert 0.0 <= waited < 1e6
+def test_the_load_is_read_from_the_machine_where_linux_says():
+    busy = threads.read_busy()
+    if busy is None:
+        pytest.skip("no /proc/stat here")
+    assert 0.0 < busy < 1e12
 
 
-def test_a_fixed_count_overrides_the_policy():
-    assert threads.decide(10, 16, fixed=4) == 4 and threads.decide(1e12, 16, fixed=1) == 1
-    assert threads.parse("auto") is None and threads.parse(None) is None and threads.parse("3") == 3
-    for bad in ("0", "-1", "two", "1.5", True, 0):
-        with pytest.raises(ConfigError, match="threads="):
-            threads.parse(bad)
+@pytest.mark.parametrize("bad", BAD_COUNTS + [True, 0, -3, 2.0, 10**20])
+def test_a_bad_count_is_refused_naming_the_setting_and_the_range(bad):
+    with pytest.raises(ConfigError, match=r"--threads=.*expected 'auto' or a whole number of threads from 1 to 2"):
+        threads.parse(bad, "--threads", 2)
 
 
-def test_the_policy_sets_the_blas_count_only_when_it_changes():
-    policy = threads.Policy()
-    if policy.blas is None:
-        pytest.skip("threadpoolctl cannot control this BLAS")
-    calls = []
+def test_a_count_above_the_cores_is_refused_and_auto_and_counts_parse():
+    with pytest.raises(ConfigError, match="from 1 to 4"):
+        threads.parse("5", "x", 4)
+    assert threads.parse("auto", "x", 4) is None and threads.parse(None, "x", 4) is None
+    assert threads.parse(" AUTO ", "x", 4) is None and threads.parse("4", "x", 4) == 4 and threads.parse(3, "x", 4) == 3
 
-    class Lib:
-        def set_num_threads(self, n):
-            calls.append(n)
 
-    policy.blas, policy.cores, policy.fixed, policy.busy = [Lib()], 8, None, lambda: False
-    for shape in [(1, 10, 10), (2, 10, 10), (512, 512, 512), (512, 512, 512), (1, 1, 1)]:
-        policy.use(*shape)
-    assert calls == [1, 8, 1]
-    policy.record = []
-    policy.use(3, 4, 5)
-    assert policy.record == [(3, 4, 5)]
+# ----- how products are cut ----------------------------------------------------------------------
+@given(st.integers(1, 3000), st.integers(1, 600), st.integers(1, 3000))
+def test_a_product_is_cut_into_pieces_that_cover_it_by_its_sizes_alone(m, k, n):
+    cut = plan(m, k, n)
+    if cut is None:
+        return
+    axis, bounds = cut
+    size = (m, n)[axis]
+    assert bounds[0][0] == 0 and bounds[-1][1] == size
+    assert all(a[1] == b[0] for a, b in zip(bounds, bounds[1:]))
+    assert all(hi - lo >= (products.MIN_ROWS if axis == 0 else products.MIN_COLS) for lo, hi in bounds)
+    assert 2 <= len(bounds) <= products.MAX_PIECES
+    assert 2.0 * m * k * n >= 2 * products.PIECE_FLOPS
+    assert plan(m, k, n) == cut
+
+
+def test_small_products_stay_whole():
+    assert plan(32, 64, 192) is None  # a GRU step at batch 32, hidden 64
+    assert plan(1, 100, 400) is None  # the tutorial's sentence step
+    assert plan(1, 2048, 4096)[0] == 1  # one row: cut along the columns
+    assert plan(32, 256, 1024)[0] == 0  # the default job's recurrent product: along the rows
+
+
+SHAPES = st.tuples(st.integers(1, 300), st.integers(1, 70), st.integers(1, 300))
+
+
+@given(SHAPES, st.sampled_from([np.float32, np.float64]), st.integers(0, 3))
+def test_matmul_is_the_product_and_its_bits_never_depend_on_the_threads(shape, dtype, layout):
+    m, k, n = shape
+    rng = np.random.default_rng(m * 1000 + k)
+    a = rng.standard_normal((m, k)).astype(dtype)
+    b = rng.standard_normal((k, n)).astype(dtype)
+    if layout & 1:
+        a = np.asfortranarray(a)  # a transposed view, as G.T in a weight gradient
+    if layout & 2:
+        b = np.ascontiguousarray(b.T).T  # as W.T in a linear map
+    tol = 1e-4 if dtype == np.float32 else 1e-12
+    results = []
+    before = threads.setting()
+    try:
+        for count in (1, 2):
+            threads.set_threads(count)
+            results.append(matmul(a, b))
+            out = np.empty((m, n), dtype)
+            assert matmul(a, b, out=out) is out
+            results.append(out)
+        threads.POLICY.pool.run(6, lambda i: None, helpers=5)  # more helpers than cores: still correct
+        results.append(_with_helpers(a, b, helpers=5))
+    finally:
+        threads.set_threads(before)
+    np.testing.assert_allclose(results[0], a.astype(np.float64) @ b.astype(np.float64), rtol=tol, atol=tol * k)
+    for r in results[1:]:
+        assert r.dtype == dtype and np.array_equal(r, results[0])
+
+
+def _with_helpers(a, b, helpers):
+    cut = plan(a.shape[0], a.shape[1], b.shape[1])
+    if cut is None:
+        return matmul(a, b)
+    c = np.empty((a.shape[0], b.shape[1]), a.dtype)
+    axis, bounds = cut
+
+    def piece(i):
+        lo, hi = bounds[i]
+        if axis == 0:
+            np.matmul(a[lo:hi], b, out=c[lo:hi])
+        else:
+            np.matmul(a, b[:, lo:hi], out=c[:, lo:hi])
+
+    threads.POLICY.pool.run(len(bounds), piece, helpers)
+    return c
+
+
+def test_vectors_and_outer_products_are_products_too():
+    rng = np.random.default_rng(0)
+    W, x, y = rng.standard_normal((5, 3)), rng.standard_normal(3), rng.standard_normal(5)
+    np.testing.assert_allclose(matmul(W, x), W @ x)
+    np.testing.assert_allclose(matmul(y, W), y @ W)
+    assert np.ndim(matmul(x, x)) == 0 and np.isclose(matmul(x, x), x @ x)
+    np.testing.assert_array_equal(matmul(y.reshape(-1, 1), x.reshape(1, -1)), np.outer(y, x))
+
+
+def test_the_pool_runs_each_piece_once_on_several_threads_and_hands_back_errors():
+    seen, names = [], set()
+    lock = threading.Lock()
+
+    def task(i):
+        with lock:
+            seen.append(i)
+            names.add(threading.current_thread().name)
+
+    threads.POLICY.pool.run(200, task, helpers=3)
+    assert sorted(seen) == list(range(200)) and threading.current_thread().name in names
+
+    def fails(i):
+        if i == 7:
+            raise MemoryError("piece 7")
+
+    with pytest.raises(MemoryError, match="piece 7"):
+        threads.POLICY.pool.run(20, fails, helpers=2)
+    seen.clear()
+    threads.POLICY.pool.run(5, task, helpers=2)  # the pool still works after an error
+    assert sorted(seen) == list(range(5))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_forked_child_multiplies_without_its_parents_threads():
+    a = np.random.default_rng(0).standard_normal((256, 256))
+    before = threads.setting()
+    threads.set_threads(2)
+    try:
+        expected = matmul(a, a)  # the parent's helper threads exist now
+        pid = os.fork()
+        if pid == 0:
+            ok = np.array_equal(matmul(a, a), expected)
+            os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        threads.set_threads(before)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+# ----- one place decides -------------------------------------------------------------------------
+PRODUCT_CALLS = {"dot", "matmul", "inner", "vdot", "tensordot", "einsum", "outer"}
+OWN_PRODUCTS = {"products.py", "bench.py"}  # the helper itself; the bench times raw products on purpose
+
+
+def _products_outside_the_helper():
+    found = []
+    for path in sorted(ROOT.rglob("*.py")):
+        if path.name in OWN_PRODUCTS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.BinOp | ast.AugAssign) and isinstance(node.op, ast.MatMult):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} @")
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                  and node.func.attr in PRODUCT_CALLS and isinstance(node.func.value, ast.Name)
+                  and node.func.value.id in ("np", "numpy")):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} np.{node.func.attr}")
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "dot":
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} .dot")
+    return found
+
+
+def test_every_matrix_product_of_the_package_goes_through_the_one_helper():
+    # sums of squares for norms, and the checkers' float64 dot products of perturbations (compared with a
+    # tolerance, never bit for bit): reductions, not matrix products
+    allowed = {"sequence/truncation.py", "gradcheck.py", "seqcheck.py"}
+    assert [f for f in _products_outside_the_helper() if f.split(":")[0] not in allowed] == []
+
+
+def test_the_scan_would_find_a_product_written_by_hand(tmp_path, monkeypatch):
+    fake = tmp_path / "pkg"
+    fake.mkdir()
+    (fake / "kernel.py").write_text("import numpy as np\ndef f(a, b):\n    np.dot(a, b, out=a)\n    return a @ b\n")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", fake)
+    assert _products_outside_the_helper() == ["kernel.py:3 np.dot", "kernel.py:4 @"]
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("fused", [True, False])
-def test_every_product_of_a_sequence_asks_the_policy(cell, fused):
-    """The recorded products are the products made: a T-step forward and its Full backward make T
-    recurrent products each way (fused loops ask once for the run of T; the bench's table of where
-    a step's time goes is built from this record)."""
+def test_every_product_of_a_sequence_is_recorded_by_the_helper(cell, fused):
+    """A T-step forward and its Full backward make T recurrent products each way (the bench's table of
+    where a step's time goes is built from this record)."""
     T, B, n_in, H = 5, 3, 4, 6
     layer = CELLS[cell](n_in, H, dtype=np.float64)
     gates = {"rnn": 1, "lstm": 4, "gru": 3}[cell]
@@ -134,29 +302,135 @@ def test_every_product_of_a_sequence_asks_the_policy(cell, fused):
     assert backward.count((B, gates * H, H)) == T
 
 
-def test_the_environment_variable_and_the_command_line_fix_it():
+# ----- the user's settings win -------------------------------------------------------------------
+POLICY_CODE = ("import numpy as np, autograd_rnn.threads as t; from autograd_rnn.products import matmul; "
+               "matmul(np.ones((64, 64)), np.ones((64, 64))); print(t.POLICY.cap, t.POLICY.threads()); "
+               "print(t.describe())")
+
+
+@pytest.mark.parametrize("name", ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"])
+def test_a_blas_thread_limit_in_the_environment_caps_auto_and_is_reported(name):
+    env = {k: v for k, v in os.environ.items() if k not in (threads.ENV, *threads.BLAS_ENV)}
+    env[name] = "1"
+    out = subprocess.run([sys.executable, "-c", POLICY_CODE], capture_output=True, text=True, env=env).stdout
+    first, line = out.splitlines()
+    assert first == "1 1" and "BLAS threads: auto: up to 1" in line and name in line
+
+
+def test_a_threadpoolctl_limit_caps_auto_and_lifting_it_restores_every_core():
+    code = ("import numpy as np, time, autograd_rnn.threads as t; from threadpoolctl import threadpool_limits;\n"
+            "from autograd_rnn.products import matmul\n"
+            "a = np.ones((64, 64))\n"
+            "with threadpool_limits(limits=1):\n"
+            "    matmul(a, a); print(t.POLICY.cap, 'a BLAS thread limit' in t.describe())\n"
+            "time.sleep(t.INTERVAL * 1.5); matmul(a, a); print(t.POLICY.cap)\n")
+    env = {k: v for k, v in os.environ.items() if k not in (threads.ENV, *threads.BLAS_ENV)}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    if threads.POLICY.blas is None:
+        pytest.skip("threadpoolctl cannot control this BLAS")
+    assert r.stdout.split() == ["1", "True", str(threads.cores())], r.stderr
+
+
+def test_blas_runs_one_thread_a_call_once_a_product_has_run():
+    matmul(np.ones((2, 2)), np.ones((2, 2)))
+    if threads.POLICY.blas is None:
+        pytest.skip("threadpoolctl cannot control this BLAS")
+    assert {lib.num_threads for lib in threads.POLICY.blas} == {1}
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "abc", "2.0", str(10**20), "1000000000"])
+def test_a_bad_environment_variable_is_one_line_at_the_first_command_never_at_import(bad):
+    env = {threads.ENV: bad}
+    r = subprocess.run([sys.executable, "-c", "import autograd_rnn; print('imported')"], capture_output=True,
+                       text=True, env={**os.environ, **env})
+    assert r.returncode == 0 and r.stdout.strip() == "imported" and r.stderr == ""
+    r = run_cli("gradcheck", "--cases", "1", env=env)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert f"{threads.ENV}={bad!r}" in r.stderr and "from 1 to" in r.stderr
+    code = "import numpy as np; from autograd_rnn.products import matmul; matmul(np.ones((2, 2)), np.ones((2, 2)))"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env})
+    assert r.returncode != 0 and "ConfigError" in r.stderr and threads.ENV in r.stderr
+
+
+@pytest.mark.parametrize("verb", [["train", "--steps", "1"], ["gradcheck", "--cases", "1"], ["bench", "--quick"],
+                                  ["sample", "--checkpoint", "none.npz"]])
+@pytest.mark.parametrize("bad", ["0", "-1", "abc", "2.0", str(10**20), "1000000000", "999"])
+def test_a_bad_threads_option_is_one_line_and_exit_2(verb, bad, tmp_path):
+    r = run_cli(*verb, f"--threads={bad}", env={"HOME": str(tmp_path)})
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr, r.stderr
+    assert f"--threads={bad!r}" in r.stderr and "from 1 to" in r.stderr
+
+
+def test_the_environment_variable_fixes_the_count_and_the_option_wins_over_it():
     code = "import autograd_rnn.threads as t; print(t.POLICY.fixed, t.describe())"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env={"AUTOGRAD_RNN_THREADS": "1", "PATH": ""}).stdout
-    assert out.startswith("1 ")
-    r = subprocess.run([sys.executable, "-m", "autograd_rnn", "gradcheck", "--cases", "1", "--threads", "zero"],
-                       capture_output=True, text=True)
-    assert r.returncode == 2 and "threads='zero'" in r.stderr
+                         env={**os.environ, threads.ENV: "1"}).stdout
+    assert out.startswith("1 BLAS threads: 1 for every product")
+    r = run_cli("gradcheck", "--cases", "1", "--threads", "auto", env={threads.ENV: "abc"})
+    assert r.returncode == 0, r.stderr
 
 
-def test_the_same_product_with_the_same_thread_count_is_the_same():
-    """Same sizes, same thread count: a product is computed the same way every time."""
-    before = threads.POLICY.fixed
-    threads.set_threads(1)
+# ----- the same weights whatever the load ---------------------------------------------------------
+def small(corpus, out, **kw):
+    base = dict(corpus=corpus, level="word", hidden=48, embed=16, seq_len=12, batch=8, steps=8, eval_every=4,
+                out=str(out), progress=False, plot=False, sample_length=5)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def weights(out):
+    return load_checkpoint(pathlib.Path(out) / "last.npz").model
+
+
+def test_a_seed_gives_the_same_weights_with_any_thread_count(corpus, tmp_path):
+    runs = {}
+    for setting in ("1", "2", "auto"):
+        train(small(corpus, tmp_path / setting, threads=setting, hidden=96, batch=32))
+        runs[setting] = weights(tmp_path / setting)
+    for k in runs["1"]:
+        assert np.array_equal(runs["1"][k], runs["2"][k]) and np.array_equal(runs["1"][k], runs["auto"][k]), k
+
+
+def test_a_seed_gives_the_same_weights_beside_a_busy_neighbour(corpus, tmp_path):
+    """Two processes train the same run under auto, the second beside two busy loops."""
+    args = ["train", "--corpus", corpus, "--level", "word", "--hidden", "96", "--embed", "16", "--seq-len", "12",
+            "--batch", "32", "--steps", "6", "--eval-every", "6", "--no-progress", "--no-plot", "--sample-length", "5",
+            "--threads", "auto"]
+    env = {k: v for k, v in os.environ.items() if k != threads.ENV}
+    quiet = subprocess.run([sys.executable, "-m", "autograd_rnn", *args, "--out", str(tmp_path / "quiet")],
+                           capture_output=True, text=True, env=env, timeout=300)
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
     try:
-        _same_every_time()
+        busy = subprocess.run([sys.executable, "-m", "autograd_rnn", *args, "--out", str(tmp_path / "busy")],
+                              capture_output=True, text=True, env=env, timeout=300)
     finally:
-        threads.set_threads(before)
+        for p in spinners:
+            p.kill()
+            p.wait()
+    assert quiet.returncode == 0 and busy.returncode == 0, quiet.stderr + busy.stderr
+    a, b = weights(tmp_path / "quiet"), weights(tmp_path / "busy")
+    assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
-def _same_every_time():
-    rng = np.random.default_rng(0)
-    x, w, b = rng.normal(size=(64, 128)), rng.normal(size=(256, 128)), rng.normal(size=256)
-    first = ar.linear(ar.Tensor(x), ar.Tensor(w), ar.Tensor(b)).data
-    for _ in range(3):
-        np.testing.assert_array_equal(ar.linear(ar.Tensor(x), ar.Tensor(w), ar.Tensor(b)).data, first)
+def test_the_thread_setting_is_kept_in_the_checkpoint_and_restored_on_resume(corpus, tmp_path):
+    whole = train(small(corpus, tmp_path / "whole", steps=8))
+    part = small(corpus, tmp_path / "part", steps=8, stop_after=4, threads="1")
+    train(part)
+    assert load_checkpoint(tmp_path / "part" / "last.npz").config["train"]["threads"] == "1"
+    before = threads.setting()
+    seen = []
+    original = threads.set_threads
+
+    def spy(value, name="threads"):
+        seen.append(value)
+        original(value, name)
+
+    threads.set_threads = spy
+    try:
+        resumed = train(TrainConfig(out=str(tmp_path / "part"), resume=True, progress=False, plot=False))
+    finally:
+        threads.set_threads = original
+    assert seen[0] == "1" and threads.setting() == before  # restored for the run, given back after
+    assert resumed.steps == whole.steps
+    a, b = weights(tmp_path / "whole"), weights(tmp_path / "part")
+    assert all(np.array_equal(a[k], b[k]) for k in a)

@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import GateInputError
-from ..threads import use
+from ..products import matmul
 from .base import (
     Gate,
     check_elementwise,
     check_floats,
     check_ndim,
     elementwise_over_rows,
-    outer_sum,
     shape_str,
     unbroadcast,
 )
@@ -38,8 +37,7 @@ class MultiplyGate(Gate):
                 f"{a.shape[-1]} to match the last dimension of 'a' (a has shape {shape_str(a.shape)})"
             )
         self.save(a=a, b=b)
-        use(a.shape[0] if a.ndim == 2 else 1, a.shape[-1], b.shape[-1] if b.ndim == 2 else 1)
-        return np.asarray(a @ b)
+        return np.asarray(matmul(a, b))
 
     def batches_over_rows(self, rows, shapes) -> bool:
         return rows == (True, False) and len(shapes[0]) == 2
@@ -49,16 +47,14 @@ class MultiplyGate(Gate):
         a2 = a.reshape(1, -1) if a.ndim == 1 else a
         b2 = b.reshape(-1, 1) if b.ndim == 1 else b
         g2 = np.reshape(g, (a2.shape[0], b2.shape[1]))
-        use(a2.shape[0], b2.shape[1], b2.shape[0])
-        return (g2 @ b2.T).reshape(a.shape), outer_sum(a2, g2).reshape(b.shape)
+        return matmul(g2, b2.T).reshape(a.shape), matmul(a2.T, g2).reshape(b.shape)
 
 
 def affine(rows: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``rows (n, in) @ W.T + b`` with ``W (out, in)``, ``b (out,)``, unchecked: LinearGate's forward,
     and inference on arrays that already know their shapes. One row meets ``b`` as a row of its own
     shape (numpy's equal-shape case, about twice as fast as broadcasting it)."""
-    use(rows.shape[0], W.shape[1], W.shape[0])
-    out = rows @ W.T
+    out = matmul(rows, W.T)
     out += b if len(rows) > 1 else b.reshape(1, -1)
     return out
 
@@ -101,9 +97,8 @@ class LinearGate(Gate):
     def backward(self, g: np.ndarray) -> tuple:
         s = self.saved
         g_rows = g if g.ndim == 2 else g.reshape(-1, s.W.shape[0])
-        use(g_rows.shape[0], s.W.shape[0], s.W.shape[1])
-        dx = g_rows @ s.W
-        return dx if g.ndim == 2 else dx.reshape(s.x_shape), outer_sum(g_rows, s.rows), g_rows.sum(axis=0)
+        dx = matmul(g_rows, s.W)
+        return dx if g.ndim == 2 else dx.reshape(s.x_shape), matmul(g_rows.T, s.rows), g_rows.sum(axis=0)
 
 
 class AddGate(Gate):

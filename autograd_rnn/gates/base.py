@@ -26,7 +26,6 @@ from types import SimpleNamespace
 import numpy as np
 
 from ..errors import GateInputError, GateTypeError
-from ..threads import use
 
 
 class Saved(SimpleNamespace):
@@ -149,18 +148,6 @@ def check_floats(gate: str, **arrays) -> None:
     for name, a in arrays.items():
         check_float(gate, name, a)
     check_same_dtype(gate, **arrays)
-
-
-def outer_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a.T @ b`` for 2-D ``a (k, m)``, ``b (k, n)``: the weight gradient of a batch. For one row
-    (k = 1) of contiguous operands np.dot, which numpy routes to BLAS where ``@`` takes a slow
-    outer-product path (~10x slower); otherwise ``@``, as fast or faster from k = 2 on (20-40% at
-    k = 2-20, e.g. an output projection's gradient over one short sentence), and which hands
-    strided operands to BLAS where np.dot would fall back to a loop (~3x slower)."""
-    use(a.shape[1], a.shape[0], b.shape[1])
-    if a.shape[0] == 1 and a.flags.c_contiguous and b.flags.c_contiguous:
-        return np.dot(a.T, b)
-    return a.T @ b
 
 
 def check_ndim(gate: str, arg: str, x: np.ndarray, ndims: tuple[int, ...], what: str) -> None:

@@ -10,6 +10,7 @@ from ..data import Vocabulary
 from ..errors import ConfigError, NonFiniteError
 from ..graph import no_grad
 from ..init import as_rng
+from ..products import matmul
 from .frozen import FrozenModel
 from .language_model import LanguageModel
 
@@ -57,7 +58,7 @@ def _draw(logits: np.ndarray, temperature: float, top_k: int | None, rng: np.ran
     """One draw from softmax(logits / temperature) over the top_k, by inverting the cumulative sum.
     Refuses logits that hold NaN or infinity (a model whose weights blew up)."""
     z = logits.astype(np.float64)
-    if not math.isfinite(np.dot(z, z)) and not np.isfinite(logits).all():  # (a huge finite square overflows)
+    if not math.isfinite(matmul(z, z)) and not np.isfinite(logits).all():  # (a huge finite square overflows)
         raise NonFiniteError("sample: the model's logits hold NaN or infinity, so there is nothing to draw from; its "
                              "weights are degenerate (a diverged run?): use an earlier checkpoint")
     if temperature != 1.0:

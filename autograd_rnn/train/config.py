@@ -20,6 +20,8 @@ from ..models import LanguageModel
 from ..nodes import CELLS, Cell
 from ..optim import OPTIMIZERS, SCHEDULES
 from ..sequence import parse_truncation
+from ..threads import ENV as THREADS_ENV
+from ..threads import parse as parse_threads
 
 MODEL_ARGS = tuple(n for n, p in inspect.signature(LanguageModel).parameters.items() if p.kind is not p.VAR_KEYWORD)
 
@@ -112,7 +114,10 @@ class TrainConfig:
     out: str = option("runs/latest", "directory for last.npz, best.npz, loss_curve.png, history.json")
     resume: bool = option(False, "continue from --out/last.npz with the checkpoint's settings; only "
                           "--steps/--epochs may extend the run")
-    seed: int = option(0, "makes a run reproducible bit for bit", low=0, below=2**63)
+    seed: int = option(0, "makes a run reproducible bit for bit, whatever the threads and the machine's load", low=0,
+                       below=2**63)
+    threads: str | None = option(None, f"threads for matrix products: auto (every core other processes leave free) or "
+                                 f"N (default: {THREADS_ENV}, else auto); the results are the same whatever the count")
     progress: bool = option(True, "show a progress bar", flag="--no-progress")
     plot: bool = option(True, "draw loss_curve.png (needs matplotlib)", flag="--no-plot")
     no_limits: bool = option(False, f"lift the sanity limits on sizes (embed, hidden, layers, seq_len, batch, steps, "
@@ -149,6 +154,10 @@ class TrainConfig:
         if taken:
             raise ConfigError(f"--cell-option {taken[0]}: the model sets that itself (its own options are "
                               f"{', '.join(MODEL_ARGS)}); a cell option is one of the cell constructor's own")
+        if self.threads is not None:
+            if not isinstance(self.threads, str):
+                raise ConfigError(f"--threads {self.threads!r}; expected 'auto' or a whole number of threads (text)")
+            parse_threads(self.threads, "--threads", 2**20 if self.no_limits else None)
         if not all(isinstance(a, str) and a for a in self.allow_import):
             raise ConfigError(f"--allow-import {self.allow_import!r}; expected module names or .py paths")
         return self
@@ -216,5 +225,6 @@ def _check_field(f: dataclasses.Field, annotation, value, no_limits: bool) -> No
 
 
 RESUME_OWN = ("steps", "epochs", "out", "resume", "progress", "plot", "stop_after", "allow_import", "check_cell",
-              "no_limits")
-"""The fields a resumed run takes from the command line; every other setting comes from the checkpoint."""
+              "threads", "no_limits")
+"""The fields a resumed run takes from the command line; every other setting comes from the checkpoint
+(``threads`` too, when the command line leaves it unset)."""

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import threads
 from ..cellspec import import_cell, load_cell, spec_of
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..data import unigram_entropy
@@ -301,6 +302,12 @@ def resolve_resume(cfg: TrainConfig) -> tuple[TrainConfig, Checkpoint | None]:
     if changed:
         say(f"resume: every setting comes from the checkpoint (only --steps/--epochs may extend the run); "
             f"ignoring the differing {', '.join(changed)}")
+    if cfg.threads is None and saved.get("threads") not in (None, "auto"):
+        n = int(saved["threads"])
+        if n > threads.cores():
+            say(f"resume: the run used --threads {n}; this process may use {threads.cores()} cores, so it takes "
+                f"{threads.cores()} (the results are the same whatever the count)")
+        restored["threads"] = str(min(n, threads.cores()))
     return dataclasses.replace(cfg, **restored), ck
 
 
@@ -346,13 +353,20 @@ def train(cfg: TrainConfig) -> TrainResult:
     if not isinstance(cfg, TrainConfig):
         raise ConfigError(f"train: got a {type(cfg).__name__}; expected a TrainConfig")
     cfg.validate()
-    with OutLock(Path(cfg.out)):
-        return _train(cfg)
+    before = threads.setting()
+    try:
+        with OutLock(Path(cfg.out)):
+            return _train(cfg)
+    finally:
+        threads.set_threads(before)
 
 
 def _train(cfg: TrainConfig) -> TrainResult:
     cfg, ck = resolve_resume(cfg)
     cfg.validate()
+    if cfg.threads is not None:
+        threads.set_threads(cfg.threads, "--threads")
+    cfg = dataclasses.replace(cfg, threads=threads.setting())  # what the checkpoint keeps
     run = Run(cfg, ck)
     p, data = run.progress, run.data
     if cfg.check_cell and not is_builtin_class(run.cell):

@@ -24,7 +24,7 @@ import numpy as np
 
 from ...gates.base import Saved
 from ...graph import is_grad_enabled
-from ...threads import use
+from ...products import matmul
 from ..kernel import Kernel, StepGradients
 from .rnn import recurrent_grads, rows, sigmoid_scale, start
 
@@ -45,9 +45,8 @@ class GRUKernel(Kernel):
         hn = np.empty((T, B, H), dt)
         gh = np.empty((B, 3 * H), dt)
         W_T = W_hh.T
-        use(B, H, 3 * H, count=T)
         for t in range(T):
-            np.dot(hs[t], W_T, out=gh)
+            matmul(hs[t], W_T, out=gh)
             a = rz[t]
             np.add(gh[:, : 2 * H], zx[t, :, : 2 * H], out=a)
             a += b_rz
@@ -86,8 +85,7 @@ class GRUKernel(Kernel):
         np.multiply(dn, s.P_r[s0:s1], out=d[..., :H])
         np.multiply(dn, s.r[s0:s1], out=d[..., 2 * H : 3 * H])
         acc.end(s0, s1, d)
-        use(n * B, 3 * H, H)
-        dh_prev = (d[..., : 3 * H].reshape(n * B, 3 * H) @ s.W_hh).reshape(n, B, H)
+        dh_prev = matmul(d[..., : 3 * H].reshape(n * B, 3 * H), s.W_hh).reshape(n, B, H)
         dh_prev += dh * s.z[s0:s1]
         return (dh_prev,)
 

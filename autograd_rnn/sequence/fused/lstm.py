@@ -31,7 +31,7 @@ import numpy as np
 
 from ...gates.base import Saved
 from ...graph import is_grad_enabled
-from ...threads import use
+from ...products import matmul
 from ..kernel import Kernel, StepGradients
 from .rnn import recurrent_grads, rows, sigmoid_scale, start
 
@@ -53,10 +53,9 @@ class LSTMKernel(Kernel):
         tc = np.empty((T, B, H), dt)
         ig = np.empty((B, H), dt)
         W_T = W_hh.T
-        use(B, H, 4 * H, count=T)
         for t in range(T):
             a = act[t]
-            np.dot(hs[t], W_T, out=a)
+            matmul(hs[t], W_T, out=a)
             a += zx[t]
             a += b_hh
             a *= scale
@@ -93,8 +92,7 @@ class LSTMKernel(Kernel):
         np.multiply(dct[:, :, None, :], s.R[s0:s1], out=dz[..., : 3 * H].reshape(n, B, 3, H))
         np.multiply(dh, s.P_o[s0:s1], out=dz[..., 3 * H :])
         acc.end(s0, s1, dz)
-        use(n * B, 4 * H, H)
-        dh_prev = (dz.reshape(n * B, 4 * H) @ s.W_hh).reshape(n, B, H)
+        dh_prev = matmul(dz.reshape(n * B, 4 * H), s.W_hh).reshape(n, B, H)
         return dh_prev, dct * s.f[s0:s1]
 
     def finish(self, acc: StepGradients):

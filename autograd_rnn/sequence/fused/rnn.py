@@ -25,9 +25,9 @@ import functools
 import numpy as np
 
 from ...errors import GateInputError
-from ...gates.base import Saved, outer_sum, shape_str
+from ...gates.base import Saved, shape_str
 from ...graph import is_grad_enabled
-from ...threads import use
+from ...products import matmul
 from ..kernel import Kernel, StepGradients
 
 
@@ -85,7 +85,7 @@ def recurrent_grads(d_hh: np.ndarray, hs: np.ndarray) -> dict:
     of every step's recurrent pre-activation ``h_{t-1} W_hh^T + b_hh``: one matmul over all T*B rows."""
     T, B, G = d_hh.shape
     rows = d_hh.reshape(T * B, G)
-    return {"weight_hh": outer_sum(rows, hs[:-1].reshape(T * B, -1)), "bias_hh": rows.sum(axis=0)}
+    return {"weight_hh": matmul(rows.T, hs[:-1].reshape(T * B, -1)), "bias_hh": rows.sum(axis=0)}
 
 
 class RNNKernel(Kernel):
@@ -105,10 +105,9 @@ class RNNKernel(Kernel):
         W_T = W_hh.T
         b_hh = rows(b_hh, hs.shape[1])
         tanh = self.nonlinearity == "tanh"
-        use(hs.shape[1], W_hh.shape[1], W_hh.shape[0], count=T)
         for t in range(T):
             h = hs[t + 1]
-            np.dot(hs[t], W_T, out=h)
+            matmul(hs[t], W_T, out=h)
             h += zx[t]
             h += b_hh
             if tanh:
@@ -131,8 +130,7 @@ class RNNKernel(Kernel):
         np.multiply(dstate[0], s.D[s0:s1], out=da)
         acc.end(s0, s1, da)
         n, B, H = da.shape
-        use(n * B, H, H)
-        return ((da.reshape(n * B, H) @ s.W_hh).reshape(n, B, H),)
+        return (matmul(da.reshape(n * B, H), s.W_hh).reshape(n, B, H),)
 
     def finish(self, acc: StepGradients):
         da = acc.result()

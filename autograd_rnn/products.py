@@ -1,0 +1,69 @@
+"""The one matrix product of the package: ``matmul(a, b)``.
+
+Every product (a gate's, a kernel's time step, a weight gradient) comes here, so that none has to
+think about threads. A product of ``m x k`` by ``k x n`` worth at least ``PIECE_FLOPS`` twice is
+cut into pieces along the rows of the result (or, for few rows, its columns), at least
+``MIN_ROWS`` rows (``MIN_COLS`` columns) and about ``PIECE_FLOPS`` floating-point operations each;
+each piece is one single-threaded BLAS call, run on whichever thread of :mod:`.threads` takes it.
+How a product is cut depends on ``(m, k, n)`` alone, so its bits do not depend on how many threads
+ran it or on the machine's load.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .threads import POLICY
+
+PIECE_FLOPS = 4e6
+MIN_ROWS = 16
+MIN_COLS = 64
+MAX_PIECES = 64
+
+
+def plan(m: int, k: int, n: int) -> tuple[int, list[tuple[int, int]]] | None:
+    """How ``(m, k) @ (k, n)`` is cut: ``(axis, [(start, stop), ...])`` over the result's rows (axis
+    0) or columns (axis 1), or None for one piece. A function of the sizes alone."""
+    pieces = min(MAX_PIECES, int(2.0 * m * k * n // PIECE_FLOPS))
+    axis, size, least = (0, m, MIN_ROWS) if m >= 2 * MIN_ROWS else (1, n, MIN_COLS)
+    pieces = min(pieces, size // least)
+    if pieces < 2:
+        return None
+    edges = [size * i // pieces for i in range(pieces + 1)]
+    return axis, list(zip(edges, edges[1:]))
+
+
+def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``a @ b`` for ``a (m, k)`` and ``b (k, n)`` (any strides: ``W.T`` is welcome), into ``out
+    (m, n)`` when given; a 1-D ``a`` is a row and a 1-D ``b`` a column, dropped from the result as
+    numpy does. Same dtype in, same dtype out; unchecked (the callers know their shapes)."""
+    if a.ndim == 1 or b.ndim == 1:
+        a2, b2 = a.reshape(1, -1) if a.ndim == 1 else a, b.reshape(-1, 1) if b.ndim == 1 else b
+        shape = a.shape[:-1] + b.shape[1:]
+        result = matmul(a2, b2, None if out is None else out.reshape(a2.shape[0], b2.shape[1]))
+        return result.reshape(shape) if out is None else out
+    m, k = a.shape
+    n = b.shape[1]
+    POLICY.tick()
+    if POLICY.record is not None:
+        POLICY.record.append((m, k, n))
+    c = np.empty((m, n), np.result_type(a, b)) if out is None else out
+    if k == 1:  # an outer product: exact, and numpy's matmul takes a slow path for it
+        return np.multiply(a, b, out=c)
+    cut = plan(m, k, n)
+    if cut is None:
+        return np.matmul(a, b, out=c)
+    axis, bounds = cut
+    if axis == 0:
+        def piece(i: int) -> None:
+            lo, hi = bounds[i]
+            np.matmul(a[lo:hi], b, out=c[lo:hi])
+    else:
+        def piece(i: int) -> None:
+            lo, hi = bounds[i]
+            np.matmul(a, b[:, lo:hi], out=c[:, lo:hi])
+    POLICY.run(len(bounds), piece)
+    return c
+
+
+__all__ = ["matmul", "plan", "PIECE_FLOPS", "MIN_ROWS", "MIN_COLS", "MAX_PIECES"]

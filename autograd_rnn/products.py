@@ -1,12 +1,16 @@
 """The one matrix product of the package: ``matmul(a, b)``.
 
 Every product (a gate's, a kernel's time step, a weight gradient) comes here, so that none has to
-think about threads. A product of ``m x k`` by ``k x n`` worth at least ``PIECE_FLOPS`` twice is
-cut into pieces along the rows of the result (or, for few rows, its columns), at least
-``MIN_ROWS`` rows (``MIN_COLS`` columns) and about ``PIECE_FLOPS`` floating-point operations each;
-each piece is one single-threaded BLAS call, run on whichever thread of :mod:`.threads` takes it.
-How a product is cut depends on ``(m, k, n)`` alone, so its bits do not depend on how many threads
-ran it or on the machine's load.
+think about threads. BLAS runs on one thread per call. A product worth ``MIN_PIECES`` pieces of
+``PIECE_FLOPS`` floating-point operations or more (about 64 MFLOP: an output projection or a weight
+gradient over a whole sequence, not a time step's product) is cut into pieces along the rows or
+the columns of the result, through its larger operand, and each piece is one single-threaded BLAS
+call, run on whichever thread of :mod:`.threads` takes it. How a product is cut depends on
+``(m, k, n)`` alone, so its bits never depend on how many threads ran it or on the machine's load.
+
+A time step's product (``32 x 256 @ 256 x 1024``: 17 MFLOP, about 0.2 ms) stays whole on one
+thread: a second Python thread wakes, takes the interpreter lock and hands it back in tens of
+microseconds, which such a product does not repay (measured in docs/performance.md).
 """
 
 from __future__ import annotations
@@ -15,19 +19,22 @@ import numpy as np
 
 from .threads import POLICY
 
-PIECE_FLOPS = 4e6
-MIN_ROWS = 16
+PIECE_FLOPS = 16e6
+MIN_PIECES = 4
+MIN_ROWS = 64
 MIN_COLS = 64
-MAX_PIECES = 64
+MAX_PIECES = 16
 
 
 def plan(m: int, k: int, n: int) -> tuple[int, list[tuple[int, int]]] | None:
     """How ``(m, k) @ (k, n)`` is cut: ``(axis, [(start, stop), ...])`` over the result's rows (axis
-    0) or columns (axis 1), or None for one piece. A function of the sizes alone."""
+    0) or columns (axis 1), or None for one piece. The cut runs through the larger operand, so that
+    the one every piece reads whole (and BLAS packs again for each piece) is the smaller. A function
+    of the sizes alone."""
     pieces = min(MAX_PIECES, int(2.0 * m * k * n // PIECE_FLOPS))
-    axis, size, least = (0, m, MIN_ROWS) if m >= 2 * MIN_ROWS else (1, n, MIN_COLS)
+    axis, size, least = (0, m, MIN_ROWS) if m >= n else (1, n, MIN_COLS)
     pieces = min(pieces, size // least)
-    if pieces < 2:
+    if pieces < MIN_PIECES:
         return None
     edges = [size * i // pieces for i in range(pieces + 1)]
     return axis, list(zip(edges, edges[1:]))
@@ -66,4 +73,4 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     return c
 
 
-__all__ = ["matmul", "plan", "PIECE_FLOPS", "MIN_ROWS", "MIN_COLS", "MAX_PIECES"]
+__all__ = ["matmul", "plan", "PIECE_FLOPS", "MIN_PIECES", "MIN_ROWS", "MIN_COLS", "MAX_PIECES"]

@@ -61,15 +61,16 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     if cut is None:
         return np.matmul(a, b, out=c)
     axis, bounds = cut
-    if axis == 0:
-        def piece(i: int) -> None:
-            lo, hi = bounds[i]
-            np.matmul(a[lo:hi], b, out=c[lo:hi])
-    else:
-        def piece(i: int) -> None:
-            lo, hi = bounds[i]
-            np.matmul(a, b[:, lo:hi], out=c[:, lo:hi])
-    POLICY.run(len(bounds), piece)
+    parts = [(slice(lo, hi), slice(None)) if axis == 0 else (slice(None), slice(lo, hi)) for lo, hi in bounds]
+
+    def piece(i: int, in_place: bool | None):
+        rows, cols = parts[i]
+        return np.matmul(a[rows], b[:, cols], out=c[rows, cols] if in_place else None)
+
+    def put(i: int, value: np.ndarray) -> None:
+        c[parts[i]] = value
+
+    POLICY.run(len(bounds), piece, put)
     return c
 
 

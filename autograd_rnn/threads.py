@@ -7,20 +7,17 @@ lends it. BLAS itself runs on one thread per call. So:
 * **The bits never depend on the threads.** Each piece is the same single-threaded BLAS call
   whichever thread runs it, and how a product is cut depends on its shape only: a seed gives the
   same weights on a quiet and on a busy machine, with ``--threads 1``, ``--threads 16`` or ``auto``.
-* **A busy neighbour costs a share of the cores, not a time slice per product.** OpenBLAS's own
-  threads split a product evenly and wait for one another, so one descheduled thread stalls the
-  product until the scheduler runs it again (beside a second training run, a step two to five
-  times slower). Here the pieces are taken one at a time by whichever thread is free, and the
-  main thread takes them all when no other thread comes.
+* **A busy neighbour costs a share of the cores, never a wait for a descheduled thread.**
+  OpenBLAS's own threads split a product evenly and wait for one another, so one thread that the
+  scheduler has put aside stalls the whole product (beside a second training run, a step two to
+  five times slower). Here the pieces are taken one at a time by whichever thread is free; the
+  calling thread takes what no other thread has started, and when a piece another thread started
+  is late, it computes that piece too (the same call, the same bits) rather than wait for it.
 
-How many threads take part (``auto``): every core this process may run on, less the cores that
-other processes are using. That load is measured, not guessed: the whole machine's busy time
-(``/proc/stat``) less this process's own CPU time, over the last ``INTERVAL`` seconds, read at most
-once per interval. Off Linux the cores alone decide.
-
-The user's settings win: ``--threads N``, ``AUTOGRAD_RNN_THREADS=N`` or :func:`set_threads` fix N
-threads; a BLAS thread limit (``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``, a threadpoolctl limit
-in force when the first product runs, or set to another count while it runs) caps ``auto``.
+So every core can only help, and ``auto`` is every core this process may run on. The user's
+settings win: ``--threads N``, ``AUTOGRAD_RNN_THREADS=N`` or :func:`set_threads` fix N threads; a
+BLAS thread limit (``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``, a threadpoolctl
+limit in force when the first product runs, or set to another count while it runs) caps ``auto``.
 """
 
 from __future__ import annotations
@@ -39,8 +36,7 @@ except ImportError:  # an optional convenience: without it BLAS keeps its own se
 
 ENV = "AUTOGRAD_RNN_THREADS"
 BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-INTERVAL = 0.2
-PROC_STAT = "/proc/stat"
+INTERVAL = 0.2  # seconds between looks at the BLAS thread count (a user may change it)
 
 
 def cores() -> int:
@@ -66,52 +62,11 @@ def parse(value, name: str = "--threads", n_cores: int | None = None) -> int | N
     return n
 
 
-def read_busy() -> float | None:
-    """Seconds of CPU time the whole machine has spent busy since boot (all cores), or None where
-    the system does not say (not Linux)."""
-    try:
-        with open(PROC_STAT, "rb") as f:
-            fields = f.readline().split()
-        user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
-    except (OSError, ValueError):
-        return None
-    return (user + nice + system + irq + softirq + steal) / TICKS
-
-
-TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-class LoadWatch:
-    """The cores other processes used over the last ``interval`` seconds: the machine's busy time
-    less this process's CPU time, per second of wall time. ``clock``, ``busy`` and ``own`` are
-    injectable for tests; ``others()`` reads them at most once per interval."""
-
-    def __init__(self, interval: float = INTERVAL, clock=time.monotonic, busy=read_busy, own=time.process_time):
-        self.interval, self.clock, self.busy, self.own = interval, clock, busy, own
-        self.since, self.was, self.own_was = clock(), busy(), own()
-        self.load = 0.0
-
-    def measurable(self) -> bool:
-        return self.was is not None
-
-    def others(self) -> float:
-        now = self.clock()
-        if self.was is None or now - self.since < self.interval:
-            return self.load
-        busy, own = self.busy(), self.own()
-        if busy is not None:
-            self.load = max(0.0, (busy - self.was) - (own - self.own_was)) / (now - self.since)
-        self.since, self.was, self.own_was = now, busy, own
-        return self.load
-
-
-def decide(n_cores: int, others: float, cap: int | None = None, fixed: int | None = None) -> int:
-    """Threads for the next product on ``n_cores`` cores while other processes use ``others`` of
-    them: every free core (rounded to the nearest), at least one, at most ``cap``; ``fixed`` overrides."""
+def decide(n_cores: int, cap: int | None = None, fixed: int | None = None) -> int:
+    """Threads for a product: ``fixed`` when the user set a count, else every core up to ``cap``."""
     if fixed is not None:
         return fixed
-    free = int(n_cores - others + 0.5)
-    return max(1, min(n_cores if cap is None else cap, free))
+    return max(1, min(n_cores, n_cores if cap is None else cap))
 
 
 def _env_cap() -> tuple[int | None, str | None]:
@@ -124,11 +79,16 @@ def _env_cap() -> tuple[int | None, str | None]:
 
 
 class Pool:
-    """Helper threads that take part in a product: :meth:`run` calls ``task(i)`` for ``i`` in
-    ``range(n)``, on the calling thread and on up to ``helpers`` others, each ``i`` once, in any
-    order, and returns when all are done (re-raising the first error a task raised). Tasks are
-    taken one at a time by whichever thread is free, so a helper the scheduler has not run yet
-    takes none."""
+    """Helper threads that take part in a product: :meth:`run` computes ``task(i, out)`` for ``i`` in
+    ``range(n)``, each into its part of the result, on the calling thread and on up to ``helpers``
+    others, and returns when every part holds its piece (re-raising the first error a task raised).
+
+    ``task(i, None)`` returns piece ``i`` as a new array and ``put(i, piece)`` stores it;
+    ``task(i, True)`` computes it straight into its part. The calling thread works in place; a
+    helper computes into its own array and stores it only if the piece is still missing, under a
+    lock, so that the caller may take back a late piece (compute it itself) and return without
+    waiting for a helper the scheduler has put aside: once :meth:`run` returns, nothing writes
+    into the result."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -148,51 +108,85 @@ class Pool:
             wake.acquire()
             job = self.job
             if job is not None:
-                _drain(job)
+                job.help()
 
-    def run(self, n: int, task, helpers: int) -> None:
+    def run(self, n: int, task, put, helpers: int) -> None:
         if helpers < 1 or n < 2:
             for i in range(n):
-                task(i)
+                task(i, True)
             return
         if self.pid != os.getpid():  # a forked child has none of its parent's threads
             self.__init__()
         helpers = min(helpers, n - 1)
         if len(self.wakes) < helpers:
             self._grow(helpers)
-        job = _Job(n, task)
+        job = _Job(n, task, put)
         self.job = job
         for wake in self.wakes[:helpers]:
             wake.release()
-        _drain(job)
-        if len(job.done) < n:
-            job.finished.wait()
+        job.lead()
         self.job = None
         if job.error is not None:
             raise job.error
 
 
 class _Job:
-    def __init__(self, n: int, task):
-        self.n, self.task = n, task
+    """One product's pieces: which are taken (``next``: each index handed out once) and which are in
+    place (``done``, changed under ``lock``)."""
+
+    def __init__(self, n: int, task, put):
+        self.n, self.task, self.put = n, task, put
         self.next = itertools.count()  # next() is atomic: each index is taken once
-        self.done: list[int] = []
+        self.done = [False] * n
+        self.left = n
+        self.lock = threading.Lock()
         self.finished = threading.Event()
         self.error: BaseException | None = None
 
+    def _mark(self, i: int, piece=None) -> None:
+        with self.lock:
+            if self.done[i]:
+                return
+            if piece is not None:
+                self.put(i, piece)
+            self.done[i] = True
+            self.left -= 1
+            if not self.left:
+                self.finished.set()
 
-def _drain(job: _Job) -> None:
-    for i in job.next:
-        if i >= job.n:
-            return
+    def help(self) -> None:
+        """A helper's part: take pieces until none is left, each computed into an array of its own."""
+        for i in self.next:
+            if i >= self.n:
+                return
+            try:
+                piece = self.task(i, None) if self.error is None else None
+            except BaseException as e:  # handed to the caller, which re-raises it
+                self.error = self.error or e
+                piece = None
+            self._mark(i, piece)
+
+    def lead(self) -> None:
+        """The caller's part: take pieces in place; then take back every piece still missing after
+        waiting as long as one piece took, rather than wait for a helper that may not be running."""
+        took = 0.0
         try:
-            if job.error is None:
-                job.task(i)
-        except BaseException as e:  # handed to the caller, which re-raises it
-            job.error = job.error or e
-        job.done.append(i)
-        if len(job.done) == job.n:
-            job.finished.set()
+            for i in self.next:
+                if i >= self.n:
+                    break
+                t0 = time.perf_counter()
+                self.task(i, True)
+                took = time.perf_counter() - t0
+                self._mark(i)
+            if self.left and not self.finished.wait(max(took, 1e-4)):
+                for i in range(self.n):
+                    if not self.done[i]:
+                        self.task(i, True)
+                        self._mark(i)
+        except BaseException:
+            with self.lock:  # no helper stores a piece after the caller has given up on the result
+                self.done = [True] * self.n
+            raise
 
 
 class Policy:
@@ -211,7 +205,6 @@ class Policy:
         env, name = _env_cap()
         if env is not None and env < self.cores:
             self.cap, self.cap_source = env, name
-        self.load = LoadWatch()
         self.record: list | None = None
         self.pool = Pool()
         self.blas = None
@@ -255,13 +248,11 @@ class Policy:
 
     def threads(self) -> int:
         """How many threads take part in the next product."""
-        if self.fixed is not None or self.cap == 1:
-            return decide(self.cores, 0.0, self.cap, self.fixed)
-        return decide(self.cores, self.load.others(), self.cap)
+        return decide(self.cores, self.cap, self.fixed)
 
-    def run(self, n: int, task) -> None:
-        """``task(i)`` for each of ``n`` pieces of one product, on the threads the policy lends."""
-        self.pool.run(n, task, self.threads() - 1 if n > 1 else 0)
+    def run(self, n: int, task, put) -> None:
+        """The ``n`` pieces of one product on the threads the policy lends (see :meth:`Pool.run`)."""
+        self.pool.run(n, task, put, self.threads() - 1 if n > 1 else 0)
 
     def describe(self) -> str:
         if self.error is not None:
@@ -270,8 +261,7 @@ class Policy:
         if self.fixed is not None:
             return f"BLAS threads: {self.fixed} for every product (fixed by {ENV} or --threads); {how}"
         cap = f"{self.cap} (capped by {self.cap_source})" if self.cap_source else f"{self.cap} (all cores)"
-        watch = "less the cores other processes use" if self.load.measurable() else "(load not measurable here)"
-        return f"BLAS threads: auto: up to {cap}, {watch}; {how}"
+        return f"BLAS threads: auto: {cap}, pieces taken by whichever thread is free; {how}"
 
 
 POLICY = Policy()
@@ -301,4 +291,4 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork)
 
 
-__all__ = ["ENV", "decide", "parse", "set_threads", "setting", "describe", "cores", "Policy", "LoadWatch", "Pool"]
+__all__ = ["ENV", "decide", "parse", "set_threads", "setting", "describe", "cores", "Policy", "Pool"]

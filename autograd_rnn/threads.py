@@ -84,11 +84,12 @@ class Pool:
     others, and returns when every part holds its piece (re-raising the first error a task raised).
 
     ``task(i, None)`` returns piece ``i`` as a new array and ``put(i, piece)`` stores it;
-    ``task(i, True)`` computes it straight into its part. The calling thread works in place; a
-    helper computes into its own array and stores it only if the piece is still missing, under a
-    lock, so that the caller may take back a late piece (compute it itself) and return without
-    waiting for a helper the scheduler has put aside: once :meth:`run` returns, nothing writes
-    into the result."""
+    ``task(i, True)`` computes it straight into its part. The calling thread computes the pieces it
+    takes in place; a helper computes into its own array and stores it, under a lock, only if the
+    piece is still missing. So the caller may take back a late piece (compute it apart and store
+    it the same way) and return without waiting for a helper the scheduler has put aside, and once
+    :meth:`run` returns nothing writes into the result. (BLAS adds into its output block by block:
+    two threads writing one part at once would add into each other's partial sums.)"""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -180,9 +181,8 @@ class _Job:
                 self._mark(i)
             if self.left and not self.finished.wait(max(took, 1e-4)):
                 for i in range(self.n):
-                    if not self.done[i]:
-                        self.task(i, True)
-                        self._mark(i)
+                    if not self.done[i]:  # a helper may be storing it right now: compute it apart
+                        self._mark(i, self.task(i, None))
         except BaseException:
             with self.lock:  # no helper stores a piece after the caller has given up on the result
                 self.done = [True] * self.n

@@ -44,22 +44,39 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
     """``a @ b`` for ``a (m, k)`` and ``b (k, n)`` (any strides: ``W.T`` is welcome), into ``out
     (m, n)`` when given; a 1-D ``a`` is a row and a 1-D ``b`` a column, dropped from the result as
     numpy does. Same dtype in, same dtype out; unchecked (the callers know their shapes)."""
-    if a.ndim == 1 or b.ndim == 1:
-        a2, b2 = a.reshape(1, -1) if a.ndim == 1 else a, b.reshape(-1, 1) if b.ndim == 1 else b
-        shape = a.shape[:-1] + b.shape[1:]
-        result = matmul(a2, b2, None if out is None else out.reshape(a2.shape[0], b2.shape[1]))
-        return result.reshape(shape) if out is None else out
-    m, k = a.shape
-    n = b.shape[1]
+    if a.ndim == 2 and b.ndim == 2:
+        m, k = a.shape
+        n = b.shape[1]
+        if m * k * n < WHOLE and POLICY.ready and POLICY.record is None:  # a time step's product: at once
+            return _whole(a, b, out)
+        return _product(a, b, out, m, k, n)
+    a2, b2 = a.reshape(1, -1) if a.ndim == 1 else a, b.reshape(-1, 1) if b.ndim == 1 else b
+    result = matmul(a2, b2, None if out is None else out.reshape(a2.shape[0], b2.shape[1]))
+    return result.reshape(a.shape[:-1] + b.shape[1:]) if out is None else out
+
+
+WHOLE = MIN_PIECES * PIECE_FLOPS / 2
+"""Below this ``m k n`` a product is never cut (:func:`plan` would leave it whole)."""
+
+
+def _whole(a: np.ndarray, b: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """One BLAS call (np.dot, a microsecond cheaper than matmul for small products, where it can
+    write into ``out``). The same call for the same shapes and layouts, whichever path led here."""
+    if a.shape[1] == 1:  # an outer product: exact, and numpy's BLAS paths are slow for it
+        return np.multiply(a, b, out=out)
+    if out is None or out.flags.c_contiguous:
+        return np.dot(a, b, out=out)
+    return np.matmul(a, b, out=out)
+
+
+def _product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None, m: int, k: int, n: int) -> np.ndarray:
     POLICY.tick()
     if POLICY.record is not None:
         POLICY.record.append((m, k, n))
-    c = np.empty((m, n), np.result_type(a, b)) if out is None else out
-    if k == 1:  # an outer product: exact, and numpy's matmul takes a slow path for it
-        return np.multiply(a, b, out=c)
     cut = plan(m, k, n)
     if cut is None:
-        return np.matmul(a, b, out=c)
+        return _whole(a, b, out)
+    c = np.empty((m, n), np.result_type(a, b)) if out is None else out
     axis, bounds = cut
     parts = [(slice(lo, hi), slice(None)) if axis == 0 else (slice(None), slice(lo, hi)) for lo, hi in bounds]
 

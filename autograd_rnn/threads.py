@@ -209,6 +209,7 @@ class Policy:
         self.pool = Pool()
         self.blas = None
         self.pinned: int | None = None
+        self.ready = False  # BLAS looked at (and pinned where threadpoolctl can): small products go straight to it
         self.next_look = 0.0
         if ThreadpoolController is not None:
             try:
@@ -225,6 +226,7 @@ class Policy:
         """Pin BLAS to one thread a call. A count found there that is not the one pinned was set by
         the user (before the first product, or since): it caps ``auto``."""
         self.next_look = now + INTERVAL
+        self.ready = True
         if self.blas is None:
             return
         counts = {lib.num_threads for lib in self.blas}
@@ -255,6 +257,7 @@ class Policy:
         self.pool.run(n, task, put, self.threads() - 1 if n > 1 else 0)
 
     def describe(self) -> str:
+        self._look(time.monotonic())
         if self.error is not None:
             return f"BLAS threads: {self.error}"
         how = "products cut by size alone, BLAS one thread a call: results are the same whatever the count"

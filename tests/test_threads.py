@@ -292,7 +292,7 @@ def test_a_blas_thread_limit_in_the_environment_caps_auto_and_is_reported(name):
 def test_a_threadpoolctl_limit_caps_auto_and_lifting_it_restores_every_core():
     code = ("import numpy as np, time, autograd_rnn.threads as t; from threadpoolctl import threadpool_limits;\n"
             "from autograd_rnn.products import matmul\n"
-            "a = np.ones((64, 64))\n"
+            "a = np.ones((512, 512))  # large enough to be cut: the cap is looked at before a cut product\n"
             "with threadpool_limits(limits=1):\n"
             "    matmul(a, a); print(t.POLICY.cap, 'a BLAS thread limit' in t.describe())\n"
             "time.sleep(t.INTERVAL * 1.5); matmul(a, a); print(t.POLICY.cap)\n")

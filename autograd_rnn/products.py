@@ -50,6 +50,8 @@ def matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.nd
         if m * k * n < WHOLE and POLICY.ready and POLICY.record is None:  # a time step's product: at once
             return _whole(a, b, out)
         return _product(a, b, out, m, k, n)
+    if a.ndim == 1 and b.ndim == 1 and POLICY.ready:  # a dot product: one BLAS call, never cut
+        return np.dot(a, b)
     a2, b2 = a.reshape(1, -1) if a.ndim == 1 else a, b.reshape(-1, 1) if b.ndim == 1 else b
     result = matmul(a2, b2, None if out is None else out.reshape(a2.shape[0], b2.shape[1]))
     return result.reshape(a.shape[:-1] + b.shape[1:]) if out is None else out

@@ -77,7 +77,7 @@ def gradient_flow(model: LanguageModel | Recurrent, inputs, targets=None, *, ori
         tokens = model.check_tokens(inputs)
         if targets is None or np.shape(targets) != tokens.shape:
             got = "no targets" if targets is None else f"targets of shape {np.shape(targets)}"
-            raise GateInputError(f"gradient_flow: {got}; expected targets of the inputs' shape {tokens.shape} (T, batch)")
+            raise GateInputError(f"gradient_flow: {got}; expected targets of shape {tokens.shape} (T, batch)")
         seqs, T = model.rnn.sequences(), len(tokens)
     elif isinstance(model, Recurrent):
         if targets is not None:

@@ -24,6 +24,8 @@ def draw_flow(ax, records: list[FlowRecord], layer: int = -1, *, cut: int | None
 
     ``cut=k`` shades the lags beyond ``k``, which ``LookBack(k)`` does not reach; ``relative``
     divides each line by its value at lag 0."""
+    from matplotlib.ticker import MaxNLocator
+
     records = _checked(records)
     colors = _colors(len(records))
     labelled = _labelled(len(records))
@@ -36,6 +38,7 @@ def draw_flow(ax, records: list[FlowRecord], layer: int = -1, *, cut: int | None
                     label=(rec.label or f"record {i}") if i in labelled else None)
     longest = max(len(r.lags) for r in records)
     ax.set_xlim(0, max(1, longest - 1))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if cut is not None and cut < longest - 1:
         ax.axvspan(cut + 0.5, longest - 1, color="0.5", alpha=0.15, lw=0)
         ax.axvline(cut + 0.5, color="0.4", ls=":", lw=1)

@@ -30,9 +30,6 @@ class Hooks:
     def __bool__(self) -> bool:
         return bool(self.registered)
 
-    def __len__(self) -> int:
-        return len(self.registered)
-
 
 class HookHandle:
     """What registering a hook returns: ``remove()`` unregisters it (a second call does nothing);

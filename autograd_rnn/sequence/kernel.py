@@ -9,7 +9,9 @@ application:
   s0..s1-1 run side by side (independent chains), ``dstate`` a tuple of ``(s1 - s0, batch,
   hidden)`` gradients with respect to the states those steps produced. It adds the steps' share of
   the other gradients to ``acc`` and reads nothing else that changes, so a policy may call it any
-  number of times on any steps: it is the one backward a kernel writes;
+  number of times on any steps: it is the one backward a kernel writes. It never writes into
+  ``dstate`` and returns new arrays that it does not touch again (a policy hands them back in,
+  the gate's :class:`GradientRecord` keeps them);
 * ``finish(acc) -> (dxs, dparams)`` with ``dparams`` by parameter name.
 
 Two kinds of kernel exist: the composed kernel (:mod:`.composed`), which runs any cell's ``step``

@@ -23,6 +23,7 @@ LAYERS = [
     ("sequence", ["sequence"]),
     ("models", ["models", "data", "optim", "checkpoint", "torch_interop", "cellspec"]),
     ("checking", ["gradcheck", "seqcheck", "testing", "checks"]),
+    ("seeing", ["viz"]),
     ("training", ["train"]),
     ("faces", ["cli", "__main__", "bench", ""]),
 ]

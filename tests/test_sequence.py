@@ -181,10 +181,10 @@ def test_gradcheck_sequence_names_the_time_step_of_a_planted_bug(policy):
 class DropsOneUpstream(Full):
     """Planted in the combination: step 1's own loss gradient never joins the sweep."""
 
-    def backward(self, kernel, acc, g_hs, g_final, monitor=None):
+    def backward(self, vjp, g_hs, g_final):
         g = g_hs.copy()
         g[1] = 0
-        return super().backward(kernel, acc, g, g_final, monitor)
+        return super().backward(vjp, g, g_final)
 
 
 def test_gradcheck_sequence_blames_the_combination_when_every_step_is_right():

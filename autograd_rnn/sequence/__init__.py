@@ -4,7 +4,8 @@ cell, fused for the built-in ones, chosen from one table), ``Sequence`` and ``Re
 from .composed import ComposedKernel, Program
 from .frozen import FrozenSequence
 from .fused import FUSED, FusedCell, fused_for, register_fused
-from .kernel import SequenceGate, StepGradients
+from .hooks import HookHandle, Hooks
+from .kernel import GradientRecord, SequenceGate, StepGradients, step_norms
 from .recurrent import Recurrent, check_cell_options
 from .sequence import Sequence, detach_state
 from .truncation import Full, LookBack, Truncated, Truncation, parse_truncation
@@ -22,6 +23,10 @@ __all__ = [
     "parse_truncation",
     "SequenceGate",
     "StepGradients",
+    "GradientRecord",
+    "step_norms",
+    "Hooks",
+    "HookHandle",
     "ComposedKernel",
     "Program",
     "FUSED",

@@ -18,6 +18,7 @@ that kernel; a fused cell's input projection runs first over the whole block, as
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import numpy as np
 
@@ -28,8 +29,9 @@ from ..nodes import Cell, Node
 from .composed import ComposedKernel
 from .frozen import FrozenSequence
 from .fused import FUSED, FusedCell, fused_for
-from .kernel import SequenceGate
-from .truncation import Truncation, norms, parse_truncation
+from .hooks import HookHandle, Hooks
+from .kernel import GradientRecord, SequenceGate
+from .truncation import Truncation, parse_truncation
 
 
 def detach_state(state):
@@ -56,6 +58,8 @@ class Sequence(Node):
 
     ``last_grad_norms`` holds, after each backward, the norm of the gradient that reached each
     h_t, shape (T,): watch it shrink with distance from the loss to see vanishing gradients.
+    :meth:`register_hook` hands the gradients themselves to a function of yours after every
+    backward.
 
     Layers stack by composition: feed one Sequence's ``hs`` to the next (see
     :class:`~autograd_rnn.sequence.Recurrent`, which does it for you with dropout in between).
@@ -70,17 +74,33 @@ class Sequence(Node):
         self.truncation = parse_truncation(truncation)
         self.batch_first = bool(batch_first)
         self.fused = bool(fused)
-        object.__setattr__(self, "_reached", None)
+        object.__setattr__(self, "_record", None)
+        object.__setattr__(self, "_hooks", Hooks())
         object.__setattr__(self, "_path", (None, None))
 
-    def _monitor(self, dH: np.ndarray) -> None:
-        object.__setattr__(self, "_reached", dH)
+    def _recorded(self, record: GradientRecord) -> None:
+        object.__setattr__(self, "_record", record)
+        if self._hooks:
+            self._hooks(record.grads())
 
     @property
     def last_grad_norms(self) -> np.ndarray | None:
         """After a backward: the norm of the gradient that reached each h_t, ``(T,)`` (computed
-        when read); None before any backward."""
-        return None if self._reached is None else norms(self._reached)
+        when read); None before any backward. The gradient that reached h_t is the sum of the
+        state gradients the truncation policy handed to the step backward of step t: under
+        ``Full()`` dL/dh_t; under ``LookBack(k)`` the sum over the loss terms L_t .. L_{t+k} of
+        what each one sends to h_t; under ``Truncated`` the sum over the windows through step t.
+        The ``h`` part of the state only (not an LSTM's ``c``); time-major, even with
+        ``batch_first``."""
+        return None if self._record is None else self._record.norms()
+
+    def register_hook(self, hook: Callable[[np.ndarray], object]) -> HookHandle:
+        """Call ``hook(grads)`` after every backward through this Sequence, with ``grads (T,
+        batch, hidden)`` the gradient that reached each h_t (read-only; what
+        :attr:`last_grad_norms` measures). Hooks run in the order registered; the returned
+        handle's ``remove()`` unregisters this one (or use it in a ``with`` block). Without a hook,
+        nothing is added up until :attr:`last_grad_norms` is read."""
+        return self._hooks.add(hook, "Sequence")
 
     def kernel_path(self) -> FusedCell | None:
         """The fused table's entry this Sequence runs, or None for the composed path. Decided
@@ -131,7 +151,7 @@ class Sequence(Node):
         entry, kernel = self._plan()
         if entry is None:
             names = tuple(cell.parameters())
-            gate = SequenceGate(kernel, names, cell.n_state, self.truncation, self._monitor)
+            gate = SequenceGate(kernel, names, cell.n_state, self.truncation, self._recorded)
             return self._finish(gate, xs, state0, [cell.resolve(n) for n in names])
         W, b = (cell.resolve(n) for n in entry.projection)
         return self._recur(entry, kernel, linear(xs, W, b), state0)
@@ -151,7 +171,7 @@ class Sequence(Node):
 
     def _recur(self, entry: FusedCell, kernel, zx: Tensor, state0):
         cell = self.cell
-        gate = SequenceGate(kernel, entry.recurrent, cell.n_state, self.truncation, self._monitor)
+        gate = SequenceGate(kernel, entry.recurrent, cell.n_state, self.truncation, self._recorded)
         return self._finish(gate, zx, state0, [cell.resolve(n) for n in entry.recurrent])
 
     def _finish(self, gate: SequenceGate, xs: Tensor, state0, params: list):

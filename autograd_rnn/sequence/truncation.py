@@ -13,26 +13,34 @@ gradient of the final state joins step T-1).
   Blocks end at steps k1-1, 2k1-1, ... and at T-1. ``Truncated(k)`` is ``Truncated(k, k)``,
   chunked TBPTT (detach every k steps). Within one call the gradients of all blocks add up.
 
-A policy drives a *kernel* (see :mod:`autograd_rnn.sequence.kernel`) through its one backward,
-``kernel.step_back(acc, s0, s1, dstate) -> dstate_prev``: the vector-Jacobian product of steps
-s0..s1-1 run side by side (independent chains), accumulating the other gradients in ``acc``.
+A policy is written against one callable, ``vjp(s0, s1, dstate) -> dstate_prev``: the
+vector-Jacobian product of steps s0..s1-1 run side by side (independent chains). ``dstate`` holds,
+for each part of the state, the ``(s1 - s0, batch, hidden)`` gradients with respect to the states
+those steps produced; ``dstate_prev`` the gradients with respect to the states they started from.
+The sequence gate makes it from its kernel (:mod:`autograd_rnn.sequence.kernel`); what else a step
+backward does (parameter gradients, recording) happens behind it, so a policy says only which step
+backwards run, on which gradients.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
 from ..errors import ConfigError
 
+VJP = Callable[[int, int, tuple], tuple]
+
 
 class Truncation:
-    """Base class: ``backward(kernel, acc, g_hs, g_final, monitor) -> dstate0``, which passes
-    ``monitor`` (when given) the gradient that reached every h_t, ``(T, batch, hidden)``; and
-    ``window_start(t, T)``, which defines the policy: the gradient arriving at h_t (from L_t, or
-    from the final state when t = T-1) flows back through steps t, t-1, ..., window_start(t, T)
-    and stops there (the state before is a constant for it)."""
+    """Base class: ``backward(vjp, g_hs, g_final) -> dstate0`` runs the step backwards, with
+    ``g_hs (T, batch, hidden)`` the upstream gradient of every h_t and ``g_final`` that of each
+    part of the final state; and ``window_start(t, T)``, which defines the policy: the gradient
+    arriving at h_t (from L_t, or from the final state when t = T-1) flows back through steps t,
+    t-1, ..., window_start(t, T) and stops there (the state before is a constant for it)."""
 
-    def backward(self, kernel, acc, g_hs: np.ndarray, g_final: tuple, monitor=None) -> tuple:
+    def backward(self, vjp: VJP, g_hs: np.ndarray, g_final: tuple) -> tuple:
         raise NotImplementedError
 
     def window_start(self, t: int, T: int) -> int:
@@ -45,34 +53,24 @@ class Truncation:
         return hash((type(self).__name__, tuple(sorted(vars(self).items()))))
 
 
-def _record(monitor, values: np.ndarray) -> None:
-    if monitor is not None:
-        monitor(values)
-
-
-def norms(dH: np.ndarray) -> np.ndarray:
-    """The L2 norm of each ``dH[t]``, summed in float64: ``(T,)``."""
-    flat = dH.reshape(len(dH), -1).astype(np.float64)
-    return np.sqrt(np.einsum("ij,ij->i", flat, flat))
+def sweep(vjp: VJP, g_hs: np.ndarray, d: tuple, first: int, last: int, lo: int) -> tuple:
+    """One backward sweep through steps last, last-1, ..., lo, carrying the losses of steps
+    first..last: ``d`` is the gradient of the state step ``last`` produced, ``g_hs[t]`` joins at
+    step t for ``t >= first``. Returns the gradient reaching the state before step ``lo``."""
+    d = tuple(x[None] for x in d)
+    for t in range(last, lo - 1, -1):
+        if t >= first:
+            d = (d[0] + g_hs[t : t + 1], *d[1:])
+        d = vjp(t, t + 1, d)
+    return tuple(x[0] for x in d)
 
 
 class Full(Truncation):
     """The exact gradient: one backward sweep from step T-1 to step 0."""
 
-    def backward(self, kernel, acc, g_hs, g_final, monitor=None) -> tuple:
+    def backward(self, vjp, g_hs, g_final) -> tuple:
         T = len(g_hs)
-        d = [np.array(g, copy=True) for g in g_final]
-        d[0] += g_hs[T - 1]
-        dH = np.empty_like(g_hs) if monitor is not None else None
-        for t in range(T - 1, -1, -1):
-            if dH is not None:
-                dH[t] = d[0]
-            d = [p[0] for p in kernel.step_back(acc, t, t + 1, tuple(x[None] for x in d))]
-            if t:
-                d[0] += g_hs[t - 1]
-        if dH is not None:
-            monitor(dH)
-        return tuple(d)
+        return sweep(vjp, g_hs, g_final, 0, T - 1, 0)
 
     def window_start(self, t: int, T: int) -> int:
         return 0
@@ -82,29 +80,28 @@ class Full(Truncation):
 
 
 class LookBack(Truncation):
-    """dL_t flows back through steps t, t-1, ..., t-k (the tutorial's ``bptt_truncate = k``)."""
+    """dL_t flows back through steps t, t-1, ..., t-k (the tutorial's ``bptt_truncate = k``).
+
+    Batched by lag: at lag j the gradient of every origin t sits at step t - j, so one ``vjp``
+    over steps 0..T-j-1 moves all of them one step further back."""
 
     def __init__(self, k: int):
         if not _integer(k) or k < 0:
             raise ConfigError(f"LookBack: k={k!r}; expected an integer >= 0 (steps to look back)")
         self.k = int(k)
 
-    def backward(self, kernel, acc, g_hs, g_final, monitor=None) -> tuple:
+    def backward(self, vjp, g_hs, g_final) -> tuple:
         T = len(g_hs)
-        cur = [np.array(g_hs, copy=True)] + [np.zeros_like(g_hs) for _ in g_final[1:]]
-        for c, gf in zip(cur, g_final):
-            c[T - 1] += gf
-        d0 = [np.zeros_like(g) for g in g_final]
-        total = np.zeros_like(g_hs)
-        for j in range(min(self.k, T - 1) + 1):
-            n = T - j  # origins t = j..T-1 sit at steps s = t - j = 0..n-1
-            total[:n] += cur[0]
-            prev = kernel.step_back(acc, 0, n, tuple(cur))
-            for a, p in zip(d0, prev):
-                a += p[0]
-            cur = [p[1:] for p in prev]
-        _record(monitor, total)
-        return tuple(d0)
+        d = tuple(np.zeros_like(g_hs) for _ in g_final)
+        d[0][:] = g_hs
+        for part, g in zip(d, g_final):
+            part[T - 1] += g
+        dstate0 = tuple(np.zeros_like(g) for g in g_final)
+        for j in range(min(self.k, T - 1) + 1):  # origins t = j..T-1 sit at steps t - j = 0..T-j-1
+            prev = vjp(0, T - j, d)
+            dstate0 = tuple(a + p[0] for a, p in zip(dstate0, prev))
+            d = tuple(p[1:] for p in prev)
+        return dstate0
 
     def window_start(self, t: int, T: int) -> int:
         return max(0, t - self.k)
@@ -122,27 +119,17 @@ class Truncated(Truncation):
             raise ConfigError(f"Truncated: k1={k1!r}, k2={k2!r}; expected integers with 1 <= k1 <= k2")
         self.k1, self.k2 = int(k1), int(k2)
 
-    def backward(self, kernel, acc, g_hs, g_final, monitor=None) -> tuple:
+    def backward(self, vjp, g_hs, g_final) -> tuple:
         T = len(g_hs)
-        d0 = [np.zeros_like(g) for g in g_final]
-        total = np.zeros_like(g_hs)
-        for b in range(0, T, self.k1):
-            e = min(T, b + self.k1) - 1
-            lo = max(0, e - self.k2 + 1)
-            d = [np.zeros_like(g) for g in g_final]
-            if e == T - 1:
-                d = [x + g for x, g in zip(d, g_final)]
-            for t in range(e, lo - 1, -1):
-                if t >= b:
-                    d[0] = d[0] + g_hs[t]
-                total[t] += d[0]
-                prev = kernel.step_back(acc, t, t + 1, tuple(x[None] for x in d))
-                d = [p[0] for p in prev]
+        zeros = tuple(np.zeros_like(g) for g in g_final)
+        dstate0 = zeros
+        for first in range(0, T, self.k1):
+            last = min(T, first + self.k1) - 1
+            lo = max(0, last - self.k2 + 1)
+            d = sweep(vjp, g_hs, g_final if last == T - 1 else zeros, first, last, lo)
             if lo == 0:
-                for a, p in zip(d0, d):
-                    a += p
-        _record(monitor, total)
-        return tuple(d0)
+                dstate0 = tuple(a + p for a, p in zip(dstate0, d))
+        return dstate0
 
     def window_start(self, t: int, T: int) -> int:
         end = min(T, (t // self.k1 + 1) * self.k1) - 1

@@ -85,6 +85,29 @@ def _check_leaves(cell: Cell, order: list, allowed: set) -> None:
                 )
 
 
+def dependence(program: Program, n_state: int) -> list[int]:
+    """What each slot of a step's program depends on (``CONST``, ``ROWS`` or ``STEP``): an
+    equation's outputs depend on the most of its inputs, except that one reading x_t but not the
+    state depends on ``ROWS`` only when its gate batches over rows (``STEP`` otherwise)."""
+    depends = [CONST] * program.n_slots
+    depends[X] = ROWS
+    depends[1:1 + n_state] = [STEP] * n_state
+    for gate, ins, outs in program.eqns:
+        d = max(depends[s] for s in ins)
+        if d == ROWS and not gate.batches_over_rows(tuple(depends[s] == ROWS for s in ins),
+                                                     tuple(program.meta[s][0] for s in ins)):
+            d = STEP
+        depends[outs[0]:outs[-1] + 1] = [d] * len(outs)
+    return depends
+
+
+def needed(program: Program, step_eqns: list[int]) -> list[int]:
+    """The values made by the other equations that the equations ``step_eqns`` or the outputs read."""
+    chosen = set(step_eqns)
+    made = {s for i, e in enumerate(program.eqns) if i not in chosen for s in e.outs}
+    return sorted({s for i in step_eqns for s in program.eqns[i].ins if s in made} | (made & set(program.outs)))
+
+
 class Replay:
     """A step's program run for the replayed steps ``xs (T', B, ...)`` (steps ``RECORDED ..``).
 
@@ -98,20 +121,10 @@ class Replay:
     def __init__(self, program: Program, n_state: int, params: dict, xs: np.ndarray):
         p, self.program = program, program
         first = 1 + n_state  # the first parameter's slot
-        depends = [CONST] * p.n_slots
-        depends[X] = ROWS
-        depends[1:first] = [STEP] * n_state
-        self.step_eqns, hoisted = [], []
-        for i, (gate, ins, outs) in enumerate(p.eqns):
-            d = max(depends[s] for s in ins)
-            if d == ROWS and not gate.batches_over_rows(tuple(depends[s] == ROWS for s in ins),
-                                                         tuple(p.meta[s][0] for s in ins)):
-                d = STEP
-            depends[outs[0]:outs[-1] + 1] = [d] * len(outs)
-            (self.step_eqns if d == STEP else hoisted).append(i)
-        made = {s for i in hoisted for s in p.eqns[i].outs}
-        read = [s for i in self.step_eqns for s in p.eqns[i].ins] + list(p.outs)
-        self.needed = sorted({s for s in read if s in made})
+        depends = dependence(p, n_state)
+        self.step_eqns = [i for i, e in enumerate(p.eqns) if depends[e.outs[0]] == STEP]
+        hoisted = [i for i, e in enumerate(p.eqns) if depends[e.outs[0]] != STEP]
+        self.needed = needed(p, self.step_eqns)
         self.rows = {s for s in self.needed if depends[s] == ROWS}
 
         self.steps, self.batch = xs.shape[0], xs.shape[1]

@@ -20,6 +20,7 @@ from ..sequence import Recurrent, Sequence, Truncation
 from ..sequence.composed import ROWS, STEP, X, dependence, needed
 from .cell import CellModule
 
+
 def chains(policy: Truncation, T: int) -> tuple[list[int], dict[int, int]]:
     """``policy``'s windows over ``T`` steps: ``window_start(t, T)`` for each step t, and the
     chains that give them, ``{start: last step}``: the steps whose windows start at ``start`` take
@@ -176,7 +177,7 @@ def numpy_state_dict(source) -> dict[str, np.ndarray]:
     for k, v in state.items():
         if isinstance(v, torch.Tensor):
             v = v.detach().cpu()
-            v = v.double() if v.dtype in (torch.float16, torch.bfloat16) else v
+            v = (v.double() if v.dtype in (torch.float16, torch.bfloat16) else v).numpy()
         out[k] = np.array(v)
     return out
 

@@ -77,6 +77,8 @@ def load_pt(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"{path}: not a PyTorch file torch.load reads safely ({type(e).__name__}: "
                               f"{str(e)[:200]})") from None
     try:
+        if not isinstance(obj, dict):
+            raise TypeError(f"a {type(obj).__name__}")
         meta = json.loads(obj["autograd_rnn"])
         weights = numpy_state_dict(obj["state_dict"])
         if meta["format"] != FORMAT or not isinstance(meta["version"], int):

@@ -320,3 +320,30 @@ def test_bad_inputs_to_the_modules_are_named():
         to_torch(ar.LanguageModel(5, cell="gru", embed_size=3, hidden_size=4))(torch.zeros(3, 2))
     with pytest.raises(ExportError, match="expected a Cell, Sequence, Recurrent or LanguageModel"):
         to_torch(ar.nodes.Linear(2, 3))
+
+
+def test_the_steps_read_the_hoisted_rows_through_one_unbind():
+    """Each step's slice of the hoisted input projection (and of xs) comes from one ``unbind``: a
+    ``select`` per step would give each step's backward a zero-filled (T, B, 4H) tensor to write
+    into, T of them per backward (quadratic in T)."""
+    module = to_torch(ar.Sequence(LSTMLayer(3, 4, rng=0)))
+    hs, _ = module(torch.zeros(6, 2, 3, requires_grad=True))
+    seen, todo, names = set(), [hs.grad_fn], []
+    while todo:
+        fn = todo.pop()
+        if fn is None or fn in seen:
+            continue
+        seen.add(fn)
+        names.append(type(fn).__name__)
+        todo.extend(f for f, _ in fn.next_functions)
+    assert "UnbindBackward0" in names and "SelectBackward0" not in names, sorted(set(names))
+
+
+def test_dropout_acts_between_layers_only_and_only_while_training():
+    with pytest.warns(UserWarning, match="does nothing"):
+        one = to_torch(ar.Recurrent("gru", 3, 4, layers=1, dropout=0.5, rng=0))
+    two = to_torch(ar.Recurrent("gru", 3, 4, layers=2, dropout=0.5, rng=0))
+    xs = torch.randn(5, 2, 3)
+    assert one.training and two.training
+    assert torch.equal(one(xs)[0], one.eval()(xs)[0])  # none before the first layer, none after the last
+    assert not torch.allclose(two(xs)[0], two.eval()(xs)[0])

@@ -145,6 +145,8 @@ class Program:
 
     def __repr__(self) -> str:
         lines = [f"Program({self.n_in} inputs, {len(self.consts)} constants, {len(self.eqns)} equations)"]
+        lines += [f"  [{s}] = {c.tolist() if c.size <= 4 else f'array{c.shape}'} ({c.dtype})"
+                  for s, c in self.consts.items()]
         lines += [f"  {list(e.outs)} = {e.gate!r}{list(e.ins)}" for e in self.eqns]
         return "\n".join(lines + [f"  return {list(self.outs)}"])
 

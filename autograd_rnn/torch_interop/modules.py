@@ -67,11 +67,12 @@ class SequenceModule(torch.nn.Module):
         cell.run(values, self.hoisted)
         for s in self.needed:
             template[s] = values[s]
-        stacked = [(s, values[s].reshape(T, B, *values[s].shape[1:])) for s in self.rows]
+        stacked = [(s, values[s].reshape(T, B, *values[s].shape[1:]).unbind(0)) for s in self.rows]
+        x_steps = xs.unbind(0)  # (one unbind, not T selects: each select's backward writes a (T, ...) tensor)
 
         def step(t: int, state: tuple) -> tuple:
             values = template.copy()
-            values[X] = xs[t]
+            values[X] = x_steps[t]
             values[1:1 + len(state)] = state
             for s, v in stacked:
                 values[s] = v[t]

@@ -30,8 +30,9 @@ def record(cell: Cell) -> Program:
     rng = np.random.default_rng(0)
 
     def probe(batch: int) -> Program:
-        draw = lambda n: rng.uniform(0.1, 0.9, (batch, n)).astype(cell.dtype)  # noqa: E731
-        return step_program(cell, draw(cell.input_size), tuple(draw(cell.hidden_size) for _ in range(cell.n_state)))[0]
+        x, *state = (rng.uniform(0.1, 0.9, (batch, n)).astype(cell.dtype)
+                     for n in (cell.input_size, *[cell.hidden_size] * cell.n_state))
+        return step_program(cell, x, tuple(state))[0]
 
     program = probe(2)
     for batch, what in PROBES:

@@ -1,5 +1,5 @@
 """to_torch: every cell made of the package's gates (built in, the examples', one with a gate of
-its own registered), as a step, a Sequence under every truncation policy, a Recurrent stack and a
+its own registered, the engine tests' unusual ones), as a step, a Sequence under every truncation policy, a Recurrent stack and a
 LanguageModel, computes in PyTorch what it computes here: outputs and the gradients of every
 parameter and input agree to 1e-10 (relative) in float64 over random inputs and several steps,
 fused and composed, and within float32's round-off in float32. Refusals name what is wrong; the
@@ -18,6 +18,7 @@ from autograd_rnn.errors import ConfigError, ExportError, GateInputError
 from autograd_rnn.gates import Gate, Tanh
 from autograd_rnn.gates.activations import stable_sigmoid
 from autograd_rnn.nodes import Cell, GRULayer, LSTMLayer, RNNLayer
+from tests.test_engine import Aliasing, Forgetful, PassThrough, Residual
 from tests.torch_referee import load_torch
 
 torch = load_torch()
@@ -71,14 +72,20 @@ CELLS = {
     "LayerNormLSTM": lambda i, h, **k: cells.LayerNormLSTM(i, h, **k),
     "MinimalGatedUnit": lambda i, h, **k: custom_cell.MinimalGatedUnit(i, h, **k),
     "SwishRNN": lambda i, h, **k: SwishRNN(i, h, **k),
-}
+    **{cls.__name__: cls for cls in (Aliasing, Forgetful, PassThrough, Residual)},  # outputs aliased, all hoisted,
+}                                                                                 # an input returned, a residual
 POLICIES = [lambda k: ar.Full(), lambda k: ar.Truncated(k), lambda k: ar.LookBack(k - 1),
             lambda k: ar.Truncated(k, k + 1)]
 
 
 def close(ours, theirs, what, dtype=np.float64):
-    theirs = np.zeros_like(ours) if theirs is None else theirs.detach().numpy() if hasattr(theirs, "detach") \
-        else theirs
+    """Equal to 1e-10 (relative, float64) or float32's round-off; a gradient that is None (nothing
+    reached it) counts as zeros."""
+    theirs = theirs.detach().numpy() if hasattr(theirs, "detach") else theirs
+    if ours is None and theirs is None:  # a gradient nothing reached, on both sides
+        return
+    ours = np.zeros_like(theirs) if ours is None else ours
+    theirs = np.zeros_like(ours) if theirs is None else theirs
     scale = max(1.0, float(np.abs(theirs).max(initial=0)))
     rtol, atol = (1e-10, 1e-12) if dtype == np.float64 else (2e-4, 2e-5)
     np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol * scale, err_msg=what)

@@ -79,3 +79,13 @@ def test_counterparts_read_the_configuration_of_each_application():
     np.testing.assert_allclose(counterpart(G.Power(3))(torch.tensor(x)).numpy(), x ** 3)
     with pytest.raises(ExportError, match=r"SequenceGate.* has no PyTorch counterpart"):
         counterpart(G.Gate.__new__(type("SequenceGate", (G.Gate,), {})))
+
+
+@pytest.mark.parametrize("key", [np.s_[::-1], np.s_[:, ::-2], np.s_[..., None, 1], (np.array([0, 0, 2]),),
+                                 np.s_[np.array([1, 0]), :, np.array([2, 2])], np.s_[1:, np.array([0, 3, 0])],
+                                 np.array([[True, False, True, False]] * 3)],
+                         ids=["reversed", "negative step", "ellipsis and newaxis", "repeated", "advanced apart",
+                              "mixed", "boolean"])
+def test_index_means_what_numpy_means(key):
+    x = np.random.default_rng(0).normal(size=(3, 4) if isinstance(key, np.ndarray) else (3, 4, 3))
+    check_counterpart(G.Index(key), (x,), rtol=1e-12)

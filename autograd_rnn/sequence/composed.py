@@ -109,14 +109,11 @@ def needed(program: Program, step_eqns: list[int]) -> list[int]:
 
 
 class Replay:
-    """A step's program run for the replayed steps ``xs (T', B, ...)`` (steps ``RECORDED ..``).
-
-    Each equation is classed by what it depends on (the most of its inputs'): ``STEP`` ones run
-    every step; ``ROWS`` ones, whose gate batches over rows, run once on the stacked rows of all
-    replayed steps, like a fused cell's input projection (a gate that cannot is ``STEP``);
-    ``CONST`` ones run once. The hoisted values a step reads (``needed``) get gradients summed
-    over the steps, ``(T', B, ...)`` for rows, which flow back once in :meth:`backward`.
-    """
+    """A step's program run for the replayed steps ``xs (T', B, ...)`` (steps ``RECORDED ..``):
+    the ``STEP`` equations (:func:`dependence`) every step, the others once, ``ROWS`` ones on the
+    stacked rows of all replayed steps, like a fused cell's input projection. The hoisted values a
+    step reads (``needed``) get gradients summed over the steps, ``(T', B, ...)`` for rows, which
+    flow back once in :meth:`backward`."""
 
     def __init__(self, program: Program, n_state: int, params: dict, xs: np.ndarray):
         p, self.program = program, program

@@ -56,11 +56,19 @@ def split(gate: G.Split) -> Callable:
 
 
 def index(gate: G.Index) -> Callable:
-    def torch_key(k):
-        return torch.from_numpy(k) if isinstance(k, np.ndarray) else k
+    """``x[key]`` with numpy's meaning for every key (negative steps, mixed basic and advanced
+    indexing): the positions numpy picks from ``arange(x.size)`` of x's shape, gathered from the
+    flattened x (so repeated positions add up in backward, as in the gate's)."""
+    picks: dict = {}
 
-    key = tuple(map(torch_key, gate.key)) if isinstance(gate.key, tuple) else torch_key(gate.key)
-    return lambda x: x[key]
+    def pick(x):
+        where = (tuple(x.shape), x.device)
+        if where not in picks:
+            flat = np.ascontiguousarray(np.arange(x.numel()).reshape(x.shape)[gate.key])
+            picks[where] = torch.from_numpy(flat).to(x.device)
+        return x.reshape(-1)[picks[where]]
+
+    return pick
 
 
 def transpose(gate: G.Transpose) -> Callable:

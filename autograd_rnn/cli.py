@@ -264,7 +264,7 @@ def run_export(args) -> int:
     try:
         from .torch_interop import load_pt, save_pt, to_torch
     except ImportError as e:
-        raise ConfigError(f"export needs PyTorch ({e}); pip install torch") from None
+        raise ConfigError(f"export: {e}") from None
     ck = load_checkpoint(source) if kinds[0] == ".npz" else load_pt(source)
     model, _ = model_from_checkpoint(ck, allow_import=args.allow_import or ())
     if kinds[1] == ".pt":

@@ -3,6 +3,7 @@ PyTorch, comes back as a checkpoint that ``sample`` and ``evaluate`` read; and t
 checked like our own checkpoints."""
 
 import pathlib
+import sys
 
 import numpy as np
 import pytest
@@ -116,3 +117,9 @@ def test_foreign_or_newer_pt_files_are_refused(tmp_path):
                tmp_path / "new.pt")
     with pytest.raises(CheckpointError, match="newer"):
         load_pt(tmp_path / "new.pt")
+
+
+def test_without_torch_the_verb_says_so_in_one_line(monkeypatch, cli, tmp_path):
+    monkeypatch.setitem(sys.modules, "torch", None)
+    result = cli("export", "--checkpoint", str(tmp_path / "a.npz"), "--out", str(tmp_path / "b.pt"), code=2)
+    assert "needs PyTorch: pip install torch" in result.stderr and "Traceback" not in result.stderr

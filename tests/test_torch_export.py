@@ -1,9 +1,9 @@
 """to_torch: every cell made of the package's gates (built in, the examples', one with a gate of
-its own registered, the engine tests' unusual ones), as a step, a Sequence under every truncation policy, a Recurrent stack and a
-LanguageModel, computes in PyTorch what it computes here: outputs and the gradients of every
-parameter and input agree to 1e-10 (relative) in float64 over random inputs and several steps,
-fused and composed, and within float32's round-off in float32. Refusals name what is wrong; the
-weights go both ways."""
+its own registered, the engine tests' unusual ones), as a step, a Sequence under every truncation
+policy, a Recurrent stack and a LanguageModel, computes in PyTorch what it computes here: outputs
+and the gradients of every parameter and input agree to 1e-10 (relative) in float64 over random
+inputs and several steps, fused and composed, and within float32's round-off in float32.
+Refusals name what is wrong; the weights go both ways."""
 
 import importlib.util
 import pathlib

@@ -54,8 +54,9 @@ class Program:
         first: dict[int, int] = {}  # id(op) -> its first output slot
 
         def slot_of(t) -> int:
-            if t._op is not None:
-                s = first[id(t._op)] + t._index
+            op = t._op
+            if op is not None:
+                s = first[id(op)] + t._index
                 if meta[s] is None:
                     meta[s] = (t.data.shape, t.data.dtype)
                 return s
@@ -68,11 +69,12 @@ class Program:
 
         eqns = []
         for op in order:
-            ins = tuple(slot_of(t) for t in op.inputs)
-            first[id(op)] = len(meta)
-            meta.extend(op.out_meta or [None])
-            eqns.append(Eqn(op.gate, ins, tuple(range(first[id(op)], len(meta)))))
-        outs = tuple(slot_of(t) for t in outputs)
+            ins = tuple([slot_of(t) for t in op.inputs])
+            n = len(meta)
+            first[id(op)] = n
+            meta.extend(op.out_meta or (None,))
+            eqns.append(Eqn(op.gate, ins, tuple(range(n, len(meta)))))
+        outs = tuple([slot_of(t) for t in outputs])
         return cls(len(inputs), consts, eqns, outs, meta)
 
     @property
@@ -89,17 +91,21 @@ class Program:
         of an input made by one of them goes to it, of a slot in ``keys`` out under that slot
         number, of anything else nowhere. ``roots``: the slots whose upstream gradients the walk
         starts from (default ``outs``); ``gates``: the applications (default the recorded ones)."""
-        keys = set(keys)
-        where = {s: (p, k) for p, i in enumerate(which) for k, s in enumerate(self.eqns[i].outs)}
+        keys, meta = set(keys), self.meta
+        where: dict[int, tuple] = {}  # slot -> (position in the tape, output index), as the tape grows
 
         def route(s: int):
             return where.get(s) or ((-1, s) if s in keys else None)
 
-        routes = [tuple(route(s) for s in self.eqns[i].ins) for i in which]
-        in_meta = [tuple(None if r is None else self.meta[s] for r, s in zip(rt, self.eqns[i].ins))
-                   for rt, i in zip(routes, which)]
-        out_meta = [None if len(self.eqns[i].outs) == 1 else tuple(self.meta[s] for s in self.eqns[i].outs)
-                    for i in which]
+        routes, in_meta, out_meta = [], [], []
+        for p, i in enumerate(which):
+            ins, outs = self.eqns[i].ins, self.eqns[i].outs
+            rt = tuple([route(s) for s in ins])
+            routes.append(rt)
+            in_meta.append(tuple([None if r is None else meta[s] for r, s in zip(rt, ins)]))
+            out_meta.append(None if len(outs) == 1 else tuple([meta[s] for s in outs]))
+            for k, s in enumerate(outs):
+                where[s] = (p, k)
         gates = [self.eqns[i].gate for i in which] if gates is None else gates
         return Tape(gates, routes, in_meta, out_meta, [route(s) for s in (self.outs if roots is None else roots)], {})
 

@@ -1,10 +1,10 @@
 """Any cell: each step's forward is recorded from fresh leaves (x_t, the previous state, the
-parameters) as a :class:`~autograd_rnn.graph.Program`, and each step backward is the graph's one
-walk over that program's tape.
+parameters), and each step backward is the graph's one walk over that step's tape.
 
 **Slots.** A step is a function of its inputs in one order: x_t (slot ``X = 0``), the state's
-parts (slots ``1 .. n_state``), then the parameters in the cell's order. Every value of a step is a
-slot of its program, and a step's backward hands back gradients by slot.
+parts (slots ``1 .. n_state``), then the parameters in the cell's order; as a
+:class:`~autograd_rnn.graph.Program`, every value of a step is a slot. A step's backward hands
+back gradients by slot, recorded or replayed.
 
 The parameters are substituted by leaves holding the gate's parameter inputs, so the recorded
 steps are a function of exactly the gate's inputs (gradcheck can perturb them) and nothing is
@@ -26,7 +26,7 @@ import numpy as np
 
 from ..errors import GateInputError
 from ..gates.base import Saved
-from ..graph import Program, Tensor, enable_grad, is_grad_enabled, topological_order
+from ..graph import Program, Tape, Tensor, enable_grad, is_grad_enabled, topological_order
 from ..nodes import Cell
 from .kernel import Kernel
 
@@ -42,14 +42,16 @@ CONST, ROWS, STEP = 0, 1, 2
 x_t, not the state (it can run once over the stacked rows of all replayed steps); the state."""
 
 
-def trace_step(cell: Cell, x: Tensor, state: tuple, leaves: dict[str, Tensor]) -> tuple[tuple, Program]:
-    """``cell.step`` on tensors (the cell's parameters already substituted by ``leaves``), checked:
-    the new state's tensors and the step as a program of ``(x, *state, *leaves)``."""
+def trace_step(cell: Cell, inputs: list[Tensor]) -> tuple[tuple, list]:
+    """``cell.step`` on the step's input tensors (x_t, the state's parts, then the leaves the cell's
+    parameters are substituted by), checked: the new state's tensors and the applications that made
+    them, in topological order."""
+    x, state = inputs[X], tuple(inputs[1:1 + cell.n_state])
     out = cell.step(x, state if len(state) > 1 else state[0])
     out = _check_out(cell, tuple(out) if isinstance(out, tuple | list) else (out,), state)
     order = topological_order(out)
-    _check_leaves(cell, order, {id(v) for v in (x, *state, *leaves.values())})
-    return out, Program.record([x, *state, *leaves.values()], out, order)
+    _check_leaves(cell, order, {id(v) for v in inputs})
+    return out, order
 
 
 def step_program(cell: Cell, x_t: np.ndarray, state: tuple) -> tuple[Program, tuple]:
@@ -57,10 +59,10 @@ def step_program(cell: Cell, x_t: np.ndarray, state: tuple) -> tuple[Program, tu
     part), recorded: ``(program, the new state's arrays)``. The program's inputs are x_t, the
     state's parts and ``cell.parameters()`` in order."""
     leaves = {n: Tensor(p.data, requires_grad=True, name=n) for n, p in cell.parameters().items()}
+    inputs = [Tensor(a, requires_grad=True) for a in (x_t, *state)] + list(leaves.values())
     with enable_grad(), cell.substituted(leaves):
-        x = Tensor(x_t, requires_grad=True)
-        out, program = trace_step(cell, x, tuple(Tensor(s, requires_grad=True) for s in state), leaves)
-    return program, tuple(o.data for o in out)
+        out, order = trace_step(cell, inputs)
+    return Program.record(inputs, out, order), tuple(o.data for o in out)
 
 
 def _check_out(cell: Cell, out: tuple, state: tuple) -> tuple:
@@ -186,14 +188,14 @@ class ComposedKernel(Kernel):
                 elif not record:
                     state = self._step(xs[t], state)
                 else:
-                    x = Tensor(xs[t], requires_grad=True)
-                    out, program = trace_step(cell, x, tuple(Tensor(s, requires_grad=True) for s in state), leaves)
+                    inputs = [Tensor(a, requires_grad=True) for a in (xs[t], *state)] + list(leaves.values())
+                    out, order = trace_step(cell, inputs)
                     state = tuple(o.data for o in out)
-                    steps.append((program.tape(range(len(program.eqns)), range(program.n_in)), None))
+                    steps.append((Tape.record(out, {id(v): (v, s) for s, v in enumerate(inputs)}, order), None))
                     if replayable:
-                        programs.append(program)
-                        if t == RECORDED - 1 and all(program.same_as(p) for p in programs[:-1]):
-                            replay = Replay(program, len(state), params, xs[RECORDED:])
+                        programs.append(Program.record(inputs, out, order))
+                        if t == RECORDED - 1 and all(programs[-1].same_as(p) for p in programs[:-1]):
+                            replay = Replay(programs[-1], len(state), params, xs[RECORDED:])
                 if hs is None:
                     hs = np.empty((xs.shape[0], *state[0].shape), state[0].dtype)
                 hs[t] = state[0]

@@ -354,3 +354,13 @@ def test_dropout_acts_between_layers_only_and_only_while_training():
     assert one.training and two.training
     assert torch.equal(one(xs)[0], one.eval()(xs)[0])  # none before the first layer, none after the last
     assert not torch.allclose(two(xs)[0], two.eval()(xs)[0])
+
+
+class Picky(Sloppy):
+    def step(self, x, h):
+        return (x - 1.0).sqrt() @ self.W.T + h
+
+
+def test_a_step_that_cannot_run_on_the_probes_says_so():
+    with pytest.raises(ExportError, match=r"Picky.step could not be recorded on random inputs in \(0.1, 0.9\).*Sqrt"):
+        to_torch(Picky(3, 4, rng=0))

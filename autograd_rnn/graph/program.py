@@ -81,10 +81,6 @@ class Program:
     def n_slots(self) -> int:
         return len(self.meta)
 
-    def producers(self) -> dict[int, tuple[int, int]]:
-        """slot -> (equation index, output index) for every value an equation makes."""
-        return {s: (i, k) for i, e in enumerate(self.eqns) for k, s in enumerate(e.outs)}
-
     def tape(self, which: Sequence[int], keys: Iterable[int], roots: Sequence[int] | None = None,
              gates: list | None = None) -> Tape:
         """The tape of the equations ``which`` (indices, in order), for the one walk: the gradient

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..errors import ExportError, GateInputError
+from ..errors import AutogradRNNError, ExportError, GateInputError
 from ..graph import Program
 from ..nodes import Cell
 from ..sequence.composed import X, step_program
@@ -32,7 +32,11 @@ def record(cell: Cell) -> Program:
     def probe(batch: int) -> Program:
         x, *state = (rng.uniform(0.1, 0.9, (batch, n)).astype(cell.dtype)
                      for n in (cell.input_size, *[cell.hidden_size] * cell.n_state))
-        return step_program(cell, x, tuple(state))[0]
+        try:
+            return step_program(cell, x, tuple(state))[0]
+        except (AutogradRNNError, ValueError, TypeError) as e:
+            raise ExportError(f"{type(cell).__name__}.step could not be recorded on random inputs in (0.1, 0.9), "
+                              f"batch {batch}: {e}") from e
 
     program = probe(2)
     for batch, what in PROBES:

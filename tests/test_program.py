@@ -129,3 +129,24 @@ def test_an_application_that_does_not_batch_over_rows_runs_every_step():
         h = cell.step(ar.Tensor(xs[t]), ar.Tensor(h)).data
         np.testing.assert_allclose(hs.data[t], h, rtol=1e-13)
     assert ar.gradcheck_sequence(Sequence(cell), xs).passed
+
+
+class Unused(Cell):
+    """Splits x W^T in three and leaves one piece unread: the hoisted split's unread output gets a
+    zero gradient of the stacked rows' shape, not of one step's."""
+
+    static_step = True
+
+    def __init__(self, input_size, hidden_size, dtype=np.float64, rng=None):
+        super().__init__(input_size, hidden_size, dtype)
+        self.parameter("W", ar.as_rng(rng).normal(size=(3 * hidden_size, input_size)) * 0.5)
+
+    def step(self, x, h):
+        a, b, _ = (x @ self.W.T).split(3)
+        return (a + b * h).tanh()
+
+
+def test_a_hoisted_application_with_an_unread_output_backpropagates():
+    xs = np.random.default_rng(2).normal(size=(RECORDED + 3, 2, 3))
+    for policy in (ar.Full(), ar.Truncated(2, 3)):
+        assert ar.gradcheck_sequence(Sequence(Unused(3, 4, rng=0), truncation=policy), xs).passed

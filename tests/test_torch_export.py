@@ -1,9 +1,9 @@
 """to_torch: every cell made of the package's gates (built in, the examples', one with a gate of
-its own registered, the engine tests' unusual ones), as a step, a Sequence under every truncation
-policy, a Recurrent stack and a LanguageModel, computes in PyTorch what it computes here: outputs
-and the gradients of every parameter and input agree to 1e-10 (relative) in float64 over random
-inputs and several steps, fused and composed, and within float32's round-off in float32.
-Refusals name what is wrong; the weights go both ways."""
+its own registered, a few more from papers, the engine tests' unusual ones), as a step, a Sequence
+under every truncation policy, a Recurrent stack and a LanguageModel, computes in PyTorch what it
+computes here: outputs and the gradients of every parameter and input agree to 1e-10 (relative)
+in float64 over random inputs and several steps, fused and composed, and within float32's
+round-off in float32. Refusals name what is wrong; the weights go both ways."""
 
 import importlib.util
 import pathlib
@@ -17,7 +17,7 @@ import autograd_rnn as ar
 from autograd_rnn.errors import ConfigError, ExportError, GateInputError
 from autograd_rnn.gates import Gate, Tanh
 from autograd_rnn.gates.activations import stable_sigmoid
-from autograd_rnn.nodes import Cell, GRULayer, LSTMLayer, RNNLayer
+from autograd_rnn.nodes import Cell, GRULayer, LayerNorm, LSTMLayer, RNNLayer
 from tests.test_engine import Aliasing, Forgetful, PassThrough, Residual
 from tests.torch_referee import load_torch
 
@@ -54,6 +54,72 @@ class SwishRNN(Cell):
         return ar.apply(Swish(), ar.linear(x, self.W, self.b) + h @ self.U.T)
 
 
+class SRUState(Cell):
+    """The simple recurrent unit's state (Lei et al. 2018): c' = f * c + (1 - f) * (x W^T), its
+    reset gate computed and left unread (a hoisted split with an unread output)."""
+
+    static_step = True
+
+    def __init__(self, input_size, hidden_size, dtype=np.float64, rng=None):
+        super().__init__(input_size, hidden_size, dtype)
+        rng = ar.as_rng(rng)
+        self.parameter("W", rng.normal(size=(3 * hidden_size, input_size)) * 0.4)
+        self.parameter("v", rng.normal(size=(2, hidden_size)) * 0.4)
+        self.parameter("b", np.zeros(hidden_size))
+
+    def step(self, x, c):
+        xt, f_in, _ = (x @ self.W.T).split(3)
+        f = (f_in + self.v[0] * c + self.b).sigmoid()
+        return f * c + (1.0 - f) * xt
+
+
+class MultiplicativeLSTM(Cell):
+    """Krause et al. 2016: the LSTM's gates read m = (x W_mx^T) * (h W_mh^T) instead of h."""
+
+    n_state = 2
+    static_step = True
+
+    def __init__(self, input_size, hidden_size, dtype=np.float64, rng=None):
+        super().__init__(input_size, hidden_size, dtype)
+        rng, H = ar.as_rng(rng), hidden_size
+        self.parameter("W_mx", rng.normal(size=(H, input_size)) * 0.4)
+        self.parameter("W_mh", rng.normal(size=(H, H)) * 0.4)
+        self.parameter("W_x", rng.normal(size=(4 * H, input_size)) * 0.4)
+        self.parameter("W_m", rng.normal(size=(4 * H, H)) * 0.4)
+        self.parameter("b", np.zeros(4 * H))
+
+    def step(self, x, state):
+        h, c = state
+        m = (x @ self.W_mx.T) * (h @ self.W_mh.T)
+        i, f, o, u = (ar.linear(x, self.W_x, self.b) + m @ self.W_m.T).split(4)
+        c_new = f.sigmoid() * c + i.sigmoid() * u.tanh()
+        return o.sigmoid() * c_new.tanh(), c_new
+
+
+class Assorted(Cell):
+    """Three state parts and many gates: concat, slicing, stack, mean, maximum, minimum, power,
+    log, divide, abs, exp, rsqrt, relu, transposes, reshape, a layer norm."""
+
+    n_state = 3
+    static_step = True
+
+    def __init__(self, input_size, hidden_size, dtype=np.float64, rng=None):
+        super().__init__(input_size, hidden_size, dtype)
+        rng = ar.as_rng(rng)
+        self.parameter("W", rng.normal(size=(2 * hidden_size, input_size + hidden_size)) * 0.4)
+        self.parameter("s", rng.uniform(0.5, 1.5, hidden_size))
+        self.ln = LayerNorm(hidden_size, dtype=dtype)
+
+    def step(self, x, state):
+        h, a, b = state
+        z, H = ar.concat([x, h]) @ self.W.T, self.hidden_size
+        p, q = z[:, :H], z[:, H:]
+        g = ar.graph.maximum(p, q) - ar.graph.minimum(p, q * 0.5)
+        n = (ar.stack([p, q]).mean(axis=0).tanh() + (g ** 2 + 1.0).log() / (abs(q) + 1.0)
+             + self.ln(a).sigmoid() * self.s).tanh()
+        return n, (a * a + n.exp() * 0.1).rsqrt() * 0.1 + b.relu(), (b + n).transpose().T.reshape(-1, H) * 0.9
+
+
 @pytest.fixture(autouse=True)
 def swish_registered():
     register_torch(Swish, lambda gate: lambda x: x * torch.sigmoid(x))
@@ -72,6 +138,7 @@ CELLS = {
     "LayerNormLSTM": lambda i, h, **k: cells.LayerNormLSTM(i, h, **k),
     "MinimalGatedUnit": lambda i, h, **k: custom_cell.MinimalGatedUnit(i, h, **k),
     "SwishRNN": lambda i, h, **k: SwishRNN(i, h, **k),
+    **{cls.__name__: cls for cls in (SRUState, MultiplicativeLSTM, Assorted)},
     **{cls.__name__: cls for cls in (Aliasing, Forgetful, PassThrough, Residual)},  # outputs aliased, all hoisted,
 }                                                                                 # an input returned, a residual
 POLICIES = [lambda k: ar.Full(), lambda k: ar.Truncated(k), lambda k: ar.LookBack(k - 1),

@@ -82,12 +82,13 @@ class Program:
         return len(self.meta)
 
     def tape(self, which: Sequence[int], keys: Iterable[int], roots: Sequence[int] | None = None,
-             gates: list | None = None) -> Tape:
+             gates: list | None = None, meta: list | None = None) -> Tape:
         """The tape of the equations ``which`` (indices, in order), for the one walk: the gradient
         of an input made by one of them goes to it, of a slot in ``keys`` out under that slot
         number, of anything else nowhere. ``roots``: the slots whose upstream gradients the walk
-        starts from (default ``outs``); ``gates``: the applications (default the recorded ones)."""
-        keys, meta = set(keys), self.meta
+        starts from (default ``outs``); ``gates``: the applications (default the recorded ones);
+        ``meta``: the values' (shape, dtype) in that run (default as recorded)."""
+        keys, meta = set(keys), self.meta if meta is None else meta
         where: dict[int, tuple] = {}  # slot -> (position in the tape, output index), as the tape grows
 
         def route(s: int):

@@ -135,7 +135,8 @@ class Replay:
         values[X] = xs.reshape(-1, *xs.shape[2:])
         self.values = values
         gates = p.run(values, hoisted)
-        self.hoisted = p.tape(hoisted, [X, *range(first, p.n_in)], self.needed, gates)
+        stacked = [m if v is None else (v.shape, v.dtype) for v, m in zip(values, p.meta)]  # rows: (T' * B, ...)
+        self.hoisted = p.tape(hoisted, [X, *range(first, p.n_in)], self.needed, gates, stacked)
         for s in self.needed:
             if s not in self.rows:
                 self.template[s] = values[s]

@@ -1,4 +1,4 @@
-"""``autograd-rnn`` (also ``python -m autograd_rnn``): train, sample, evaluate, gradcheck, bench."""
+"""``autograd-rnn`` (also ``python -m autograd_rnn``): train, sample, evaluate, gradcheck, bench, export."""
 
 from __future__ import annotations
 
@@ -231,6 +231,47 @@ def run_bench(args) -> int:
                       threads_only=args.threads_compare)
 
 
+def add_export(sub) -> None:
+    p = sub.add_parser("export", help="a checkpoint to PyTorch (.npz -> .pt), and a model trained there back "
+                       "(.pt -> .npz)",
+                       description="With a .npz written by train: write its model as a PyTorch state dict (a .pt file, "
+                       "read by torch.load(weights_only=True); its 'state_dict' loads into the module "
+                       "autograd_rnn.torch_interop.to_torch builds) with the run's config and vocabulary. With a .pt "
+                       "written so (and trained in PyTorch since): write a checkpoint that sample and evaluate read. "
+                       "A model PyTorch cannot compute the same way (a gate with no counterpart, a step that is not "
+                       "the same at every step) is refused with the reason.", formatter_class=Help)
+    p.add_argument("--checkpoint", required=True, help="a .npz written by train, or a .pt written by export")
+    p.add_argument("--out", required=True, help="the file to write (.pt from a .npz, .npz from a .pt); never replaced")
+    add_allow_import(p)
+    p.set_defaults(run=run_export)
+
+
+def run_export(args) -> int:
+    from .checkpoint import load_checkpoint, save_checkpoint
+    from .train import model_from_checkpoint
+
+    source, out = args.checkpoint, args.out
+    kinds = (os.path.splitext(source)[1], os.path.splitext(out)[1])
+    if kinds not in ((".npz", ".pt"), (".pt", ".npz")):
+        raise ConfigError(f"export: --checkpoint {source} and --out {out}; expected a .npz and a .pt, or a .pt and a "
+                          f".npz")
+    if os.path.exists(out):
+        raise ConfigError(f"export: --out {out} exists; choose another file or remove it first")
+    try:
+        from .torch_interop import load_pt, save_pt, to_torch
+    except ImportError as e:
+        raise ConfigError(f"export: {e}") from None
+    ck = load_checkpoint(source) if kinds[0] == ".npz" else load_pt(source)
+    model, _ = model_from_checkpoint(ck, allow_import=args.allow_import or ())
+    if kinds[1] == ".pt":
+        save_pt(out, to_torch(model), ck)
+    else:
+        save_checkpoint(out, model=model.state_dict(), optimizer=None, rng_state=ck.rng_state, vocab=ck.vocab,
+                        config=ck.config, progress=ck.progress)
+    print(f"{source} -> {out}")
+    return EXIT_OK
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, with a usage error said in one line (``error: ...``, exit 2) like every other error."""
 
@@ -248,7 +289,7 @@ def parser() -> argparse.ArgumentParser:
     p = Parser(prog="autograd-rnn", description="Recurrent networks from gates up: train, sample, "
                                 "evaluate, check gradients, benchmark.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (add_train, add_sample, add_evaluate, add_gradcheck, add_bench):
+    for add in (add_train, add_sample, add_evaluate, add_gradcheck, add_bench, add_export):
         add(sub)
     for name, verb in sub.choices.items():
         if name != "train":  # train's --threads is a TrainConfig field, kept in its checkpoints

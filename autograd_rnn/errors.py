@@ -34,6 +34,12 @@ class CheckpointError(AutogradRNNError, ValueError):
     """A checkpoint cannot be written or read: missing, truncated, corrupted, foreign or too new."""
 
 
+class ExportError(AutogradRNNError, TypeError):
+    """A model cannot be written in PyTorch as it is: a gate with no registered counterpart, a cell
+    whose step is not the same program at every step, a truncation policy ``detach`` cannot
+    express (a TypeError: the kind of object is wrong for the export, not a value)."""
+
+
 class TrainingDiverged(AutogradRNNError, RuntimeError):
     """The loss, a gradient or the weights became NaN or infinite; the last good checkpoint is kept."""
 

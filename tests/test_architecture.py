@@ -4,6 +4,7 @@ outside the command line, and gates are defined only where gate discovery looks.
 
 import ast
 import importlib
+import importlib.util
 import pathlib
 import pkgutil
 
@@ -29,6 +30,8 @@ LAYERS = [
 ]
 LAZY_ALLOWED = {"autograd_rnn.cli", "autograd_rnn.__main__"}  # start-up time of the command line
 LAZY_EXTRAS = {("autograd_rnn.testing", "autograd_rnn.testing.strategies")}  # needs hypothesis, an extra
+LAZY_EXTRAS |= {("autograd_rnn.torch_interop", f"autograd_rnn.torch_interop.{m}")  # need torch, an extra
+                for m in ("cell", "files", "modules", "ops")}
 
 
 def module_name(path: pathlib.Path) -> str:
@@ -160,8 +163,10 @@ def test_the_checker_itself_catches_what_it_is_for(tmp_path):
 
 
 def test_gates_are_defined_only_where_discovery_looks():
+    torch_missing = importlib.util.find_spec("torch") is None
     for info in pkgutil.walk_packages(autograd_rnn.__path__, "autograd_rnn."):
-        importlib.import_module(info.name)
+        if not (torch_missing and info.name.startswith("autograd_rnn.torch_interop.")):  # (torch is an extra)
+            importlib.import_module(info.name)
     everywhere = set(gate_subclasses())
     outside = [c for c in everywhere if not c.__module__.startswith(GATE_PACKAGES)]
     assert not outside, f"gates defined outside {GATE_PACKAGES}: {outside}"

@@ -87,6 +87,21 @@ def test_char_lm_example_runs(sentences, tmp_path, capsys):
     assert capsys.readouterr().out.startswith("we ")
 
 
+def test_to_pytorch_example_exports_trains_there_and_samples_back(torch, sentences, tmp_path, capsys):
+    out = tmp_path / "to_pytorch"
+    load("to_pytorch").main([sentences, "--steps", "3", "--torch-steps", "3", "--hidden", "8", "--batch", "4",
+                             "--seq-len", "8", "--out", str(out)])
+    text = capsys.readouterr().out
+    assert "gradcheck Sequence(JANET, truncation=Truncated(2, 3))" in text and "PyTorch step 3: loss" in text
+    assert text.count("$ autograd-rnn export") == 2 and "$ autograd-rnn sample" in text
+    back = ar.load_checkpoint(out / "janet_trained.npz")
+    assert back.config["model"]["cell_options"] == {"beta": 0.5}
+    assert not np.array_equal(back.model["rnn.l0.cell.U"], ar.load_checkpoint(out / "here" / "last.npz").model[
+        "rnn.l0.cell.U"])  # trained further in PyTorch
+    with pytest.raises(SystemExit, match="not empty"):
+        load("to_pytorch").main([sentences, "--out", str(out)])
+
+
 # ----- custom cells from the command line -----------------------------------------------------------------------
 SHAKESPEARE = EXAMPLES.parents[1] / "shared" / "data" / "tinyshakespeare.txt"
 

@@ -1,5 +1,6 @@
 """The computational graph: ``Tensor`` values, the gate applications that made them (``apply``),
-the one reverse-mode walk (``walk``) and the gradient mode (``mode``)."""
+the one reverse-mode walk (``walk``), recorded functions as programs (``program``) and the
+gradient mode (``mode``)."""
 
 from .functions import (
     concat,
@@ -16,6 +17,7 @@ from .functions import (
     zero_grad,
 )
 from .mode import enable_grad, is_grad_enabled, no_grad
+from .program import Eqn, Program
 from .tensor import Parameter, Tensor, apply, lift, make_tensor
 from .walk import Op, Tape, backprop, grad, topological_order
 
@@ -27,6 +29,8 @@ __all__ = [
     "make_tensor",
     "Op",
     "Tape",
+    "Program",
+    "Eqn",
     "backprop",
     "topological_order",
     "grad",

@@ -1,7 +1,7 @@
 """The sequence layer: truncation policies, the sequence gate and its kernels (composed for any
 cell, fused for the built-in ones, chosen from one table), ``Sequence`` and ``Recurrent``."""
 
-from .composed import ComposedKernel, Program
+from .composed import ComposedKernel, Replay, step_program
 from .frozen import FrozenSequence
 from .fused import FUSED, FusedCell, fused_for, register_fused
 from .hooks import HookHandle, Hooks
@@ -28,7 +28,8 @@ __all__ = [
     "Hooks",
     "HookHandle",
     "ComposedKernel",
-    "Program",
+    "Replay",
+    "step_program",
     "FUSED",
     "FusedCell",
     "fused_for",

@@ -1,5 +1,5 @@
-"""Weights both ways between autograd_rnn and PyTorch. torch is imported only inside these
-functions; the rest of the package never needs it.
+"""The built-in cells under PyTorch's own modules: weights both ways with torch.nn.RNN/LSTM/GRU
+and their cells. torch is imported only inside these functions.
 
 Names: a cell's ``weight_ih`` ... equal torch.nn.RNNCell/LSTMCell/GRUCell's; a
 :class:`~autograd_rnn.nodes.Recurrent`'s ``l{k}.cell.weight_ih`` ... map to torch.nn.RNN/LSTM/GRU's
@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .nodes import CELLS, Cell, RNNLayer
-from .sequence import Recurrent
+from ..errors import ConfigError, ExportError
+from ..nodes import CELLS, Cell, RNNLayer
+from ..sequence import Recurrent
 
 # torch.nn's module and cell class for each built-in cell, by the built-in name: nn.RNN / nn.RNNCell, ...
 _TORCH_CLASS = {cls: (name.upper(), name.upper() + "Cell") for name, cls in CELLS.items()}
@@ -27,7 +28,7 @@ def torch_names(model) -> dict[str, str]:
             layer, _, pname = name.split(".")
             out[name] = f"{pname}_l{layer[1:]}"
         return out
-    raise TypeError(f"torch_names: {type(model).__name__}; expected a Cell or a Recurrent")
+    raise ExportError(f"torch_names: {type(model).__name__}; expected a Cell or a Recurrent")
 
 
 def to_torch_state_dict(model) -> dict:
@@ -47,7 +48,7 @@ def load_torch_state_dict(model, state: dict) -> None:
     inverse = {v: k for k, v in names.items()}
     unknown = [k for k in theirs if k not in inverse]
     if unknown:
-        raise ValueError(f"load_torch_state_dict: unexpected PyTorch names {unknown}; expected {sorted(inverse)}")
+        raise ConfigError(f"load_torch_state_dict: unexpected PyTorch names {unknown}; expected {sorted(inverse)}")
     model.load_state_dict({inverse[k]: v for k, v in theirs.items()})
 
 
@@ -59,7 +60,8 @@ def to_torch_module(model):
     if isinstance(model, Recurrent):
         cls = model.cell_type
         if cls not in _TORCH_CLASS:
-            raise TypeError(f"to_torch_module: PyTorch has no counterpart of {cls.__name__}")
+            raise ExportError(f"to_torch_module: torch.nn has no module for {cls.__name__}; to_torch(model) writes "
+                              f"any cell in torch operations")
         kwargs = {"num_layers": model.layers, "dropout": model.p_drop}
         first = model.sequences()[0].cell
         if cls is RNNLayer:
@@ -69,7 +71,8 @@ def to_torch_module(model):
         kwargs = {"nonlinearity": model.nonlinearity} if isinstance(model, RNNLayer) else {}
         module = getattr(torch.nn, _TORCH_CLASS[type(model)][1])(model.input_size, model.hidden_size, **kwargs)
     else:
-        raise TypeError(f"to_torch_module: {type(model).__name__} has no PyTorch counterpart")
+        raise ExportError(f"to_torch_module: torch.nn has no module for {type(model).__name__}; to_torch(model) "
+                          f"writes any cell in torch operations")
     module = module.to(torch.float64 if model.dtype == np.float64 else torch.float32)
     module.load_state_dict(to_torch_state_dict(model))
     return module

@@ -11,7 +11,7 @@ import typing
 
 import numpy as np
 
-from .errors import AutogradRNNError, TrainingDiverged
+from .errors import AutogradRNNError, ConfigError, TrainingDiverged
 from .threads import POLICY, set_threads
 from .train import TrainConfig
 

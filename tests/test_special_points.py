@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 
 from autograd_rnn import GradcheckError, gates, gradcheck
+from autograd_rnn import errors as ar_errors
 from autograd_rnn.gates.base import unbroadcast
 from autograd_rnn.graph import maximum, minimum
 from autograd_rnn.testing import (
@@ -192,3 +193,12 @@ def test_clamp_edges_follow_the_tie_convention():
     dhi = np.array([0.0, 0.0, 0.0, 0.5, 1.0, 1.0])
     report = check_case(GateCase(clamp, (x, lo, hi), derivative=(dx, dlo, dhi)))
     assert report.passed and not report.kinks
+
+
+@pytest.mark.parametrize("derivative,message", [
+    ((np.ones(3), np.ones(3)), r"2 derivative\(s\) for 1 inputs"),
+    ((np.ones(4),), r"derivative\[0\] has shape \(4,\); expected the output's shape \(3,\)"),
+])
+def test_a_badly_stated_derivative_is_refused_by_name(derivative, message):
+    with pytest.raises(ar_errors.ConfigError, match=message):
+        check_derivative(GateCase(gates.Abs, (np.array([0.0, 1.0, -1.0]),), derivative=derivative))

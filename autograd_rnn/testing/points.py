@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import GradcheckError
+from ..errors import ConfigError, GradcheckError
 from ..gates.base import unbroadcast
 from ..gates.elementwise import times
 from ..gradcheck import GradcheckReport, Subject, gradcheck
@@ -35,9 +35,22 @@ def check_derivative(case: GateCase, seed: int = 0) -> None:
     never passes). Raises GradcheckError naming the gate, the input, the element, the value
     returned and the value stated."""
     arrays = [np.array(x) for x in case.inputs]
-    stated = {i: np.asarray(d, np.float64) for i, d in enumerate(case.derivative) if d is not None}
+    if len(case.derivative) != len(arrays):
+        raise ConfigError(f"check_derivative: {len(case.derivative)} derivative(s) for {len(arrays)} inputs; expected "
+                          f"one per input (None for an input left unchecked)")
     subject = Subject(case.gate, len(arrays))
-    (out,), vjp, _ = subject.record(arrays, list(stated))
+    stated = [i for i, d in enumerate(case.derivative) if d is not None]
+    outs, vjp, _ = subject.record(arrays, stated)
+    if len(outs) != 1:
+        raise ConfigError(f"check_derivative: {subject.name} has {len(outs)} outputs; a stated derivative is "
+                          f"elementwise, for a subject with one output")
+    out = outs[0]
+    for i in stated:
+        d = np.shape(case.derivative[i])
+        if d not in (out.shape, ()):
+            raise ConfigError(f"check_derivative: derivative[{i}] has shape {d}; expected the output's shape "
+                              f"{out.shape} (or a number)")
+    stated = {i: np.broadcast_to(np.asarray(case.derivative[i], np.float64), out.shape) for i in stated}
     rng = np.random.default_rng(seed)
     u = (0.5 + 0.5 * rng.random(out.shape)) * rng.choice([-1.0, 1.0], out.shape)
     upstreams = {"random": u, "random with zeros": np.where(rng.random(out.shape) < 0.5, 0.0, u),

@@ -134,7 +134,7 @@ def _table(rows: list, one_sided: bool = False) -> list:
 
 
 # ----- subjects: a gate, or a function of Tensors ---------------------------------------------
-class _Subject:
+class Subject:
     """Uniform access to what is checked: evaluate outputs, and one recorded application whose
     backward (vector-Jacobian product) can be called repeatedly."""
 
@@ -262,7 +262,7 @@ def gradcheck(
         GradcheckReport (``report.passed``).
     """
     arrays = [np.array(x.data if isinstance(x, Tensor) else x) for x in inputs]
-    subject = _Subject(fn, len(arrays))
+    subject = Subject(fn, len(arrays))
     if name:
         subject.name = name
     return check_subject(subject, arrays, wrt=wrt, mode=mode, eps=eps, atol=atol, rtol=rtol,
@@ -394,7 +394,7 @@ def _random_like(a: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 class _FiniteDifferences:
     """Central differences in float64 (or the subject's own dtype when it will not run in float64)."""
 
-    def __init__(self, subject: _Subject, arrays: list, checked: list, eps: float | None):
+    def __init__(self, subject: Subject, arrays: list, checked: list, eps: float | None):
         self.subject, self.checked = subject, checked
         up = [a.astype(np.float64) if a.dtype.kind == "f" else a for a in arrays]
         try:

@@ -9,6 +9,8 @@ import re
 
 import pytest
 
+from autograd_rnn import gates
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCS = sorted((ROOT / "docs").glob("*.md")) + [ROOT / "README.md"]
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
@@ -36,3 +38,11 @@ def test_python_blocks_run(path, monkeypatch, tmp_path):
             exec(compile(code, f"{path.name}[block {i}]", "exec"), namespace)
         except Exception as e:
             raise AssertionError(f"{path.name}, python block {i} failed: {type(e).__name__}: {e}\n{code}") from e
+
+
+def test_every_builtin_gate_has_a_section_in_gates_md():
+    """A heading (``### Exp: ...``) or a bold entry (``* **Sum(...)**``) per gate of autograd_rnn.gates."""
+    text = (ROOT / "docs" / "gates.md").read_text()
+    missing = [name for name in gates.__all__ if name != "Gate"
+               and not re.search(rf"^#{{2,3}} .*\b{name}\b|\*\*{name}\b", text, re.M)]
+    assert not missing, f"gates without a section in docs/gates.md: {missing}"

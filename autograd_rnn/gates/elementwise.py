@@ -3,9 +3,12 @@ divide, maximum and minimum (broadcasting as AddGate). Each forward refuses inpu
 domain with the first bad element named; each backward is written from the saved output where it
 can be (``exp``: ``dx = g * y``).
 
-Kinks: ``abs`` at 0 and ``maximum``/``minimum`` at a tie are not differentiable. Their backward
-returns the subgradient in the middle (0 for abs, half to each input for a tie), which lies
-between the one-sided derivatives, so gradcheck reports such a point as a kink, not as an error.
+Special points (each stated in docs/gates.md, "Special points"): ``abs`` at 0 and ``maximum``/``minimum``
+at a tie are kinks, where backward returns the subgradient in the middle (0 for abs, half to each
+input for a tie), between the one-sided derivatives, so gradcheck reports such a point as a kink,
+not as an error. ``sqrt`` and ``x ** p`` with ``0 < p < 1`` at 0, the edge of their domain, have an
+infinite derivative: backward returns ``g * inf`` (signed) where ``g != 0`` and 0 where ``g == 0``,
+never NaN (:func:`times`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,13 @@ import numpy as np
 from ..errors import GateInputError, NonFiniteError
 from .activations import Elementwise
 from .base import Gate, check_elementwise, check_float, elementwise_over_rows, unbroadcast
+
+
+def times(g: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """``g * d``, and exactly 0 where ``g == 0`` even where the derivative ``d`` is infinite (an
+    output that nothing reads passes no gradient: never ``0 * inf = NaN``)."""
+    return np.multiply(g, d, out=np.zeros(np.broadcast_shapes(np.shape(g), np.shape(d)), np.result_type(g, d)),
+                       where=g != 0)
 
 
 def _refuse(gate: str, arg: str, x: np.ndarray, bad: np.ndarray, expected: str) -> None:
@@ -57,8 +67,8 @@ class Log(Elementwise):
 
 
 class Sqrt(Elementwise):
-    """``y = sqrt(x)``, ``x >= 0``. Backward: ``dx = g / (2 y)`` (infinite at x = 0, as the
-    derivative is)."""
+    """``y = sqrt(x)``, ``x >= 0``. Backward: ``dx = g / (2 y)``; at x = 0, where the derivative
+    is infinite, ``g * inf`` for ``g != 0`` and 0 for ``g == 0`` (:func:`times`)."""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_float(self.name, "x", x)
@@ -68,8 +78,9 @@ class Sqrt(Elementwise):
         return y
 
     def backward(self, g: np.ndarray) -> tuple:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return (np.asarray(g / (2 * self.saved.y)),)
+        y = self.saved.y
+        with np.errstate(divide="ignore"):
+            return (times(g, y.dtype.type(0.5) / y),)
 
 
 class Rsqrt(Elementwise):
@@ -90,8 +101,10 @@ class Rsqrt(Elementwise):
 
 class Power(Elementwise):
     """``y = x ** p`` for a scalar exponent ``p`` (configuration). Backward:
-    ``dx = g * p * x ** (p - 1)``. A non-integer ``p`` needs ``x >= 0`` (``x > 0`` when ``p < 1``,
-    where the derivative at 0 is infinite); a negative ``p`` needs ``x != 0``."""
+    ``dx = g * p * x ** (p - 1)``, with ``0 ** 0 = 1`` (so ``p = 1`` gives ``g`` everywhere), 0 for
+    ``p = 0``, and for ``0 < p < 1`` at x = 0 the infinite derivative as :class:`Sqrt` has it
+    (:func:`times`). A non-integer ``p`` needs ``x >= 0`` (``x > 0`` when ``p < 0``, where ``y`` is
+    infinite at 0); a negative integer ``p`` needs ``x != 0``."""
 
     def __init__(self, p: float):
         if isinstance(p, bool) or not isinstance(p, int | float) or not np.isfinite(p):
@@ -102,8 +115,8 @@ class Power(Elementwise):
         check_float(self.name, "x", x)
         p = self.p
         if float(p) != int(p):
-            _refuse(self.name, "x", x, ~(x > 0) if p < 1 else ~(x >= 0), f"x > 0 for the non-integer exponent {p}"
-                    if p < 1 else f"x >= 0 for the non-integer exponent {p}")
+            _refuse(self.name, "x", x, ~(x > 0) if p < 0 else ~(x >= 0), f"x > 0 for the negative non-integer "
+                    f"exponent {p}" if p < 0 else f"x >= 0 for the non-integer exponent {p}")
         elif p < 0:
             _refuse(self.name, "x", x, x == 0, f"x != 0 for the negative exponent {p}")
         self.save(x=x)
@@ -113,7 +126,9 @@ class Power(Elementwise):
         x, p = self.saved.x, self.p
         if p == 0:
             return (np.zeros_like(g),)
-        return (np.asarray(g * (x.dtype.type(p) * x ** x.dtype.type(p - 1))),)
+        t = x.dtype.type
+        with np.errstate(divide="ignore"):
+            return (times(g, t(p) * x ** t(p - 1)),)
 
 
 class Reciprocal(Elementwise):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import GateInputError, NonFiniteError
+from ..errors import ConfigError, GateInputError, NonFiniteError
 from .base import Gate, check_float, check_indices, check_ndim, shape_str
 
 
@@ -26,7 +26,7 @@ class SoftmaxCrossEntropy(Gate):
 
     def __init__(self, reduction: str = "mean", ignore_index: int | None = None):
         if reduction not in ("mean", "sum"):
-            raise ValueError(f"SoftmaxCrossEntropy: reduction={reduction!r}; expected 'mean' or 'sum'")
+            raise ConfigError(f"SoftmaxCrossEntropy: reduction={reduction!r}; expected 'mean' or 'sum'")
         self.reduction = reduction
         self.ignore_index = ignore_index
 
@@ -47,10 +47,13 @@ class SoftmaxCrossEntropy(Gate):
                 raise GateInputError(f"{name}: input 'mask' has shape {got}; expected ({n},)")
             weights *= mask.astype(logits.dtype)
         kept = weights != 0
-        check_indices(name, "targets", targets[kept], c, "class indices")
+        check_indices(name, "targets", np.where(kept, targets, 0), c, "class indices")  # at their own indices
         total = weights.sum() if self.reduction == "mean" else logits.dtype.type(1)
         if not kept.any():
             raise GateInputError(f"{name}: every row is masked or ignored; expected at least one target")
+        if total == 0:
+            raise GateInputError(f"{name}: input 'mask' has weights that sum to 0 over the kept rows; expected a "
+                                 f"non-zero sum (reduction='mean' divides by it)")
         z = logits - logits.max(axis=1, keepdims=True)
         safe_t = np.where(kept, targets, 0)
         z_t = z[np.arange(n), safe_t]

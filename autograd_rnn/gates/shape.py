@@ -122,6 +122,9 @@ class Index(Gate):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_float(self.name, "x", x)
+        if not all(map(_index_part, self.key if isinstance(self.key, tuple) else (self.key,))):
+            raise GateTypeError(f"{self.name}: key {self.key!r} cannot index x of shape {shape_str(x.shape)}; "
+                                f"expected ints, slices or an integer array")
         try:
             out = x[self.key]
         except IndexError as e:
@@ -138,6 +141,14 @@ class Index(Gate):
         dx = np.zeros(self.saved.shape, self.saved.dtype)
         np.add.at(dx, self.key, g)
         return (dx,)
+
+
+def _index_part(k) -> bool:
+    """One part of an Index key: an int, a slice, None, Ellipsis, or an integer or boolean array
+    (or list); numpy reports a part of another kind as an IndexError, which is not out of range."""
+    if isinstance(k, int | np.integer) or k is None or k is Ellipsis or isinstance(k, slice):
+        return not isinstance(k, bool)
+    return isinstance(k, np.ndarray | list) and np.asarray(k).dtype.kind in "iub"
 
 
 class Stack(Gate):

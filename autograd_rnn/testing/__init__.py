@@ -6,6 +6,7 @@ The generator registry needs only numpy; the hypothesis parts (``cases``, ``floa
 """
 
 from . import builtin, recurrent  # noqa: F401  (registers the built-in gates' input generators)
+from .points import check_case, check_derivative
 from .registry import (
     Draw,
     GateCase,
@@ -13,8 +14,11 @@ from .registry import (
     builtin_gate_classes,
     case_function,
     example_case,
+    points_function,
     register,
+    register_points,
     registered,
+    registered_points,
 )
 
 _HYPOTHESIS_NAMES = ("cases", "float_arrays", "property_check", "find_failure", "check_gate", "HypothesisDraw")
@@ -39,6 +43,11 @@ __all__ = [
     "register",
     "registered",
     "case_function",
+    "register_points",
+    "registered_points",
+    "points_function",
+    "check_case",
+    "check_derivative",
     "example_case",
     "builtin_gate_classes",
     *_HYPOTHESIS_NAMES,

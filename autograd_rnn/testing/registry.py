@@ -8,6 +8,10 @@ A case function takes a ``Draw`` and returns a :class:`GateCase`::
     def my_gate_case(d: Draw) -> GateCase:
         n = d.integers(1, 4)
         return GateCase(MyGate(), (d.floats((n, 3)),))
+
+Cases registered with :func:`register` keep to where finite differences are well conditioned;
+those registered with :func:`register_points` sit on a gate's *special points* (a kink, a tie, the
+edge of its domain, a branch of its own) and state the derivative the backward must use there.
 """
 
 from __future__ import annotations
@@ -24,11 +28,20 @@ from ..gates.base import Gate
 @dataclass
 class GateCase:
     """What one check applies: a gate (class or configured instance, or a function of Tensors),
-    its inputs, and options for :func:`autograd_rnn.gradcheck`."""
+    its inputs, and options for :func:`autograd_rnn.gradcheck`.
+
+    At a special point, ``derivative`` states the convention: one array per input (None leaves an
+    input unchecked), ``d out / d input`` elementwise in the output's shape, so that backward must
+    return ``unbroadcast(g * derivative[i], inputs[i].shape)`` for every upstream ``g``, and 0
+    where ``g == 0`` even beside an infinite derivative. ``edge=True``: the point lies on the edge
+    of the gate's domain (``sqrt`` at 0), where central differences cannot straddle it, so only the
+    stated derivative is checked (:func:`autograd_rnn.testing.check_case`)."""
 
     gate: object
     inputs: tuple
     options: dict = field(default_factory=dict)
+    derivative: tuple | None = None
+    edge: bool = False
 
     def describe(self) -> str:
         shapes = ", ".join(str(tuple(np.shape(x))) for x in self.inputs)
@@ -50,13 +63,21 @@ class Draw:
         return bool(self.integers(0, 1))
 
     def floats(self, shape: tuple, lo: float = -2.0, hi: float = 2.0, away_from: Sequence[float] = (),
-               margin: float = 0.05) -> np.ndarray:
+               margin: float = 0.05, at: Sequence[float] = ()) -> np.ndarray:
         """Array of ``shape`` with values in [lo, hi], pushed at least ``margin`` away from each
-        point of ``away_from`` (kinks, ties)."""
-        x = self._floats(tuple(shape), lo, hi)
+        point of ``away_from`` (kinks, ties); then, when ``at`` names points, about half of the
+        elements (at least one) set exactly to one of them (special points)."""
+        shape = tuple(shape)
+        x = self._floats(shape, lo, hi)
         for k in away_from:
             near = np.abs(x - k) < margin
             x = np.where(near, np.where(x >= k, k + margin, k - margin), x).astype(self.dtype)
+        if at and x.size:
+            pick = self.indices(shape, 2 * len(at)).reshape(-1).copy()  # below len(at): that point
+            first = self.integers(0, x.size - 1)
+            pick[first] %= len(at)
+            points = np.asarray(at, self.dtype)[np.minimum(pick, len(at) - 1)]
+            x = np.where(pick < len(at), points, x.reshape(-1)).astype(self.dtype).reshape(shape)
         return x
 
     def indices(self, shape: tuple, upper: int) -> np.ndarray:
@@ -88,6 +109,7 @@ class RandomDraw(Draw):
 
 CaseFn = Callable[[Draw], GateCase]
 _REGISTRY: dict[type, CaseFn] = {}
+_POINTS: dict[type, CaseFn] = {}
 
 
 def register(gate_cls: type) -> Callable[[CaseFn], CaseFn]:
@@ -112,6 +134,31 @@ def case_function(gate_cls: type) -> CaseFn:
 
 def registered() -> dict[type, CaseFn]:
     return dict(_REGISTRY)
+
+
+def register_points(gate_cls: type) -> Callable[[CaseFn], CaseFn]:
+    """Decorator: ``case_fn(draw) -> GateCase`` generates inputs on ``gate_cls``'s special points,
+    each case stating the ``derivative`` there (see :class:`GateCase`)."""
+
+    def deco(fn: CaseFn) -> CaseFn:
+        _POINTS[gate_cls] = fn
+        return fn
+
+    return deco
+
+
+def points_function(gate_cls: type) -> CaseFn:
+    try:
+        return _POINTS[gate_cls]
+    except KeyError:
+        raise KeyError(
+            f"no special points registered for {gate_cls.__name__}; add them with "
+            f"@autograd_rnn.testing.register_points({gate_cls.__name__})"
+        ) from None
+
+
+def registered_points() -> dict[type, CaseFn]:
+    return dict(_POINTS)
 
 
 def example_case(gate_cls: type, seed: int = 0, dtype=np.float64) -> GateCase:

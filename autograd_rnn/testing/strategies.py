@@ -12,6 +12,7 @@ from hypothesis.extra import numpy as hnp
 
 from ..errors import GradcheckError
 from ..gradcheck import GradcheckReport, gradcheck
+from .points import check_case
 from .registry import Draw, GateCase, case_function
 
 
@@ -81,24 +82,27 @@ def check_gate(gate, inputs, **gradcheck_options) -> GradcheckReport:
 
 def property_check(subject, strategy: st.SearchStrategy | None = None, *, dtype=np.float64,
                    max_examples: int | None = None, **gradcheck_options) -> None:
-    """Property-test a gate: gradcheck must pass on every case hypothesis generates.
+    """Property-test a gate: :func:`check_case` (gradcheck, and the stated derivative of a case at a
+    special point) must pass on every case hypothesis generates.
 
     ``subject`` is a registered gate class (its case function supplies inputs), a case function
-    ``draw -> GateCase``, or a gate together with ``strategy``, a strategy of input tuples.
-    Failures are shrunk by hypothesis and raised as GradcheckError.
+    ``draw -> GateCase`` (such as ``points_function(GateCls)``), or a gate together with
+    ``strategy``, a strategy of input tuples. Failures are shrunk by hypothesis and raised as
+    GradcheckError.
     """
     if strategy is not None:
         strat = strategy.map(lambda inputs: GateCase(subject, tuple(inputs)))
     else:
         strat = cases(subject, dtype)
-    options = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
+    options = {"deadline": None, "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
+               "report_multiple_bugs": False}  # one GradcheckError, even when cases fail in two ways
     if max_examples is not None:
         options["max_examples"] = max_examples
 
     @settings(**options)
     @given(strat)
     def run(case: GateCase):
-        gradcheck(case.gate, case.inputs, **{**case.options, **gradcheck_options})
+        check_case(case, **gradcheck_options)
 
     run()
 
@@ -116,7 +120,7 @@ def find_failure(subject, strategy: st.SearchStrategy | None = None, *, dtype=np
 
     def fails(case: GateCase) -> bool:
         try:
-            gradcheck(case.gate, case.inputs, **{**case.options, **gradcheck_options})
+            check_case(case, **gradcheck_options)
         except GradcheckError:
             return True
         return False

@@ -16,7 +16,7 @@ ROOT = pathlib.Path(autograd_rnn.__file__).resolve().parent
 
 # bottom to top; a module may import its own layer and the layers below (docs/architecture.md)
 LAYERS = [
-    ("base", ["errors", "init", "allocator", "threads"]),
+    ("base", ["errors", "init", "allocator", "threads", "atomic"]),
     ("gates", ["gates"]),
     ("graph", ["graph"]),
     ("nodes", ["nodes"]),

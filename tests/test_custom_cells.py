@@ -1,6 +1,7 @@
 """Custom cells end to end: options stored and rebuilt, the cell checked before training, loaded
 only from code the user names, and the math a cell author needs."""
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -113,8 +114,10 @@ def test_specs_parse_and_name_built_in_and_module_cells():
 
 def test_loading_needs_the_source_to_be_named(cells_file):
     spec = f"{cells_file}:Gated"
-    with pytest.raises(CellImportError, match=f"--allow-import {cells_file}"):
-        load_cell(spec)
+    with pytest.raises(CellImportError, match=re.escape(f"pass allow_import=[{str(cells_file)!r}]")):
+        load_cell(spec)  # from Python: the parameter; the command line names its flag
+    with pytest.raises(CellImportError, match=f"add --allow-import {cells_file}"):
+        load_cell(spec, flag="--allow-import")
     assert not allowed(spec, ["other.py", "mycells"])
     cls = load_cell(spec, [str(cells_file)])
     assert cls.__name__ == "Gated" and spec_of(cls) == spec
@@ -259,7 +262,7 @@ def test_a_module_cell_is_named_by_module_and_nothing_is_imported_by_default(cor
              f"ar.model_from_checkpoint(ck, allow_import=['mycells'])\nprint('mycells' in sys.modules)\n")
     r = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[-2:] == ["False", "True"] and "--allow-import mycells" in r.stdout
+    assert r.stdout.splitlines()[-2:] == ["False", "True"] and "allow_import=['mycells']" in r.stdout
 
 
 def test_a_cell_defined_in_the_script_being_run_is_named_by_the_script_path(corpus, tmp_path):

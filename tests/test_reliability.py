@@ -18,7 +18,20 @@ from autograd_rnn import checkpoint as ckpt
 from autograd_rnn.errors import AutogradRNNError, CheckpointError, ConfigError, TrainingDiverged
 from autograd_rnn.nodes import GRULayer, Linear, LSTMLayer, RNNLayer
 from autograd_rnn.train import Run
+from autograd_rnn.train.lock import OutLock
 from autograd_rnn.train.schema import check_training
+
+
+def blow_up(monkeypatch, lr=1e39):
+    """A resumed run continues with learning rate ``lr``: the next steps diverge (a resumed run takes
+    every setting from its checkpoint, so the command line cannot ask for this)."""
+    restore = Run._restore
+
+    def restore_then_raise_the_lr(self, ck):
+        restore(self, ck)
+        self.optimizer.lr = lr
+
+    monkeypatch.setattr(Run, "_restore", restore_then_raise_the_lr)
 
 
 def small(corpus, out, **kw):
@@ -44,13 +57,13 @@ def one_error_line(result, code=2):
 # ----- divergence ---------------------------------------------------------------------------------------------------
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the run is made to overflow on purpose
 @pytest.mark.parametrize("eval_every", [1, 1000])
-def test_divergence_is_never_saved_and_names_the_last_good_checkpoint(corpus, tmp_path, eval_every):
+def test_divergence_is_never_saved_and_names_the_last_good_checkpoint(corpus, tmp_path, eval_every, monkeypatch):
     out = tmp_path / "d"
-    ar.train(small(corpus, out, steps=2, eval_every=2))
+    ar.train(small(corpus, out, steps=2, eval_every=eval_every, optimizer="sgd", clip=None, batch=1, seq_len=4))
     good = ar.load_checkpoint(out / "last.npz")
+    blow_up(monkeypatch)
     with pytest.raises(TrainingDiverged) as e:
-        ar.train(small(corpus, out, steps=6, eval_every=eval_every, optimizer="sgd", lr=1e39, clip=None, batch=1,
-                       seq_len=4))
+        ar.train(small(corpus, out, steps=6, resume=True))
     assert "last good checkpoint" in str(e.value) and str(out / "last.npz") in str(e.value)
     after = ar.load_checkpoint(out / "last.npz")
     for k in good.model:
@@ -241,7 +254,10 @@ def test_a_second_run_into_a_busy_out_folder_is_refused(corpus, tmp_path):
         first.send_signal(signal.SIGINT)
         first.wait(30)
     assert first.returncode == 130
-    assert ar.train(small(corpus, out, steps=2)).steps == 2  # free again once the first run ended
+    with OutLock(out):  # free again once the first run ended
+        pass
+    with pytest.raises(ConfigError, match="already holds a run"):  # which is kept whole
+        ar.train(small(corpus, out, steps=2))
 
 
 def test_a_killed_run_leaves_no_stale_lock(corpus, tmp_path):

@@ -128,7 +128,7 @@ class StreamBatches:
     def chunk(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """Chunk ``i`` of the epoch (0 <= i < len): ``(inputs, targets)``, each ``(T, batch_size)``."""
         if not 0 <= i < len(self):
-            raise IndexError(f"StreamBatches.chunk: i={i}; expected 0 <= i < {len(self)}")
+            raise DataError(f"StreamBatches.chunk: i={i}; expected 0 <= i < {len(self)}")
         s, last = self.streams, self.stream_len - 1
         start = i * self.seq_len
         stop = min(start + self.seq_len, last)

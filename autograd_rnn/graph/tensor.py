@@ -217,12 +217,15 @@ class Tensor:
 
 
 class Parameter(Tensor):
-    """A trainable leaf: a float Tensor that always requires a gradient."""
+    """A trainable leaf: a float Tensor that always requires a gradient. ``row_sparse`` declares
+    that its gradient is zero outside the rows a batch uses (an embedding table's), which an
+    optimizer may use to update only those rows."""
 
-    __slots__ = ()
+    __slots__ = ("row_sparse",)
 
-    def __init__(self, data, dtype=None, name: str | None = None):
+    def __init__(self, data, dtype=None, name: str | None = None, row_sparse: bool = False):
         super().__init__(data, requires_grad=True, dtype=dtype, name=name)
+        self.row_sparse = bool(row_sparse)
 
 
 def make_tensor(data: np.ndarray, op: Op | None, index: int = 0) -> Tensor:

@@ -295,7 +295,7 @@ def resolve_resume(cfg: TrainConfig) -> tuple[TrainConfig, Checkpoint | None]:
         return cfg, None
     last_path = Path(cfg.out) / "last.npz"
     if not last_path.exists():
-        raise FileNotFoundError(f"--resume: no checkpoint at {last_path}; train without --resume first")
+        raise ConfigError(f"--resume: no checkpoint at {last_path}; train without --resume first")
     ck = load_checkpoint(last_path)
     check_training(ck)
     saved = ck.config["train"]

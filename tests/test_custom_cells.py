@@ -142,7 +142,7 @@ def test_built_in_and_custom_cells_declare_their_options(cells_file):
 def test_checkpoint_of_non_default_options_loads_back_equal(corpus, cells_file, tmp_path):
     Gated = load_cell(f"{cells_file}:Gated", [str(cells_file)])
     out = tmp_path / "g"
-    ar.train(small(corpus, out, steps=4, cell=Gated, cell_options={"act": "sigmoid", "scale": 0.5}))
+    ar.fit(small(corpus, out, steps=4, cell=Gated, cell_options={"act": "sigmoid", "scale": 0.5}))
     ck = ar.load_checkpoint(out / "last.npz")
     assert ck.config["model"]["cell"] == f"{cells_file}:Gated"
     assert ck.config["model"]["cell_options"] == {"act": "sigmoid", "scale": 0.5}
@@ -182,17 +182,17 @@ def test_options_that_cannot_be_rebuilt_fail_before_the_first_step(corpus, cells
     Hidden = load_cell(f"{cells_file}:Hidden", [str(cells_file)])
     out = tmp_path / "h"
     with pytest.raises(ConfigError, match=match):
-        ar.train(small(corpus, out, steps=4, cell=Hidden, cell_options=options, check_cell=False))
+        ar.fit(small(corpus, out, steps=4, cell=Hidden, cell_options=options, check_cell=False))
     assert not (out / "last.npz").exists()
 
 
 def test_an_option_json_cannot_hold_is_named_before_the_first_step(corpus, cells_file, tmp_path):
     Gated = load_cell(f"{cells_file}:Gated", [str(cells_file)])
     with pytest.raises(ConfigError, match=r"the cell option scale=.* cannot be stored in a checkpoint"):
-        ar.train(small(corpus, tmp_path / "j", steps=4, cell=Gated, cell_options={"scale": np.float32(0.5)},
+        ar.fit(small(corpus, tmp_path / "j", steps=4, cell=Gated, cell_options={"scale": np.float32(0.5)},
                        check_cell=False))
     with pytest.raises(ConfigError, match=r"the cell option scale=nan"):
-        ar.train(small(corpus, tmp_path / "k", steps=4, cell=Gated, cell_options={"scale": float("nan")},
+        ar.fit(small(corpus, tmp_path / "k", steps=4, cell=Gated, cell_options={"scale": float("nan")},
                        check_cell=False))
 
 
@@ -200,13 +200,13 @@ def test_an_option_json_cannot_hold_is_named_before_the_first_step(corpus, cells
 def test_a_wrong_backward_stops_training_with_the_checkers_report(corpus, cells_file, tmp_path):
     Wrong = load_cell(f"{cells_file}:Wrong", [str(cells_file)])
     with pytest.raises(CellCheckFailed) as info:
-        ar.train(small(corpus, tmp_path / "w", steps=4, cell=Wrong))
+        ar.fit(small(corpus, tmp_path / "w", steps=4, cell=Wrong))
     message = str(info.value)
     assert "fails its gradient check under Full()" in message and "W[" in message
     assert "single step's backward is wrong at t = [0, 1, 2, 3]" in message
     assert info.value.report.bad_steps == [0, 1, 2, 3]
     assert not (tmp_path / "w" / "last.npz").exists()
-    result = ar.train(small(corpus, tmp_path / "w2", steps=4, cell=Wrong, check_cell=False))
+    result = ar.fit(small(corpus, tmp_path / "w2", steps=4, cell=Wrong, check_cell=False))
     assert result.steps == 4
 
 
@@ -249,7 +249,7 @@ def test_a_module_cell_is_named_by_module_and_nothing_is_imported_by_default(cor
     env_path = str(cells_file.parent)
     code = (f"import sys; sys.path.insert(0, {env_path!r})\n"
             f"import autograd_rnn as ar, mycells\n"
-            f"ar.train(ar.TrainConfig(corpus={corpus!r}, cell=mycells.Gated, steps=2, eval_every=2, hidden=8, "
+            f"ar.fit(ar.TrainConfig(corpus={corpus!r}, cell=mycells.Gated, steps=2, eval_every=2, hidden=8, "
             f"embed=4, batch=2, seq_len=8, out={str(out)!r}, progress=False, plot=False))\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
@@ -270,7 +270,7 @@ def test_a_cell_defined_in_the_script_being_run_is_named_by_the_script_path(corp
     out = tmp_path / "s"
     script.write_text(CELLS_FILE + textwrap.dedent(f'''
         if __name__ == "__main__":
-            ar.train(ar.TrainConfig(corpus={corpus!r}, cell=Gated, steps=2, eval_every=2, hidden=8, embed=4,
+            ar.fit(ar.TrainConfig(corpus={corpus!r}, cell=Gated, steps=2, eval_every=2, hidden=8, embed=4,
                                     batch=2, seq_len=8, out={str(out)!r}, progress=False, plot=False))
             print("TRAINED")
     '''))
@@ -448,7 +448,7 @@ def test_a_cell_option_named_like_a_model_option_is_refused_before_training(corp
 
 
 def test_a_checkpoint_whose_cell_options_shadow_the_models_is_refused(corpus, tmp_path):
-    ar.train(small(corpus, tmp_path / "c", steps=2, cell="rnn", cell_options={"nonlinearity": "relu"}))
+    ar.fit(small(corpus, tmp_path / "c", steps=2, cell="rnn", cell_options={"nonlinearity": "relu"}))
     ck = ar.load_checkpoint(tmp_path / "c" / "last.npz")
     assert ar.model_from_checkpoint(ck)[0].rnn.sequences()[0].cell.nonlinearity == "relu"
     ck.config["model"]["cell_options"] = {"hidden_size": 3}

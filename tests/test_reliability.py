@@ -59,11 +59,11 @@ def one_error_line(result, code=2):
 @pytest.mark.parametrize("eval_every", [1, 1000])
 def test_divergence_is_never_saved_and_names_the_last_good_checkpoint(corpus, tmp_path, eval_every, monkeypatch):
     out = tmp_path / "d"
-    ar.train(small(corpus, out, steps=2, eval_every=eval_every, optimizer="sgd", clip=None, batch=1, seq_len=4))
+    ar.fit(small(corpus, out, steps=2, eval_every=eval_every, optimizer="sgd", clip=None, batch=1, seq_len=4))
     good = ar.load_checkpoint(out / "last.npz")
     blow_up(monkeypatch)
     with pytest.raises(TrainingDiverged) as e:
-        ar.train(small(corpus, out, steps=6, resume=True))
+        ar.fit(small(corpus, out, steps=6, resume=True))
     assert "last good checkpoint" in str(e.value) and str(out / "last.npz") in str(e.value)
     after = ar.load_checkpoint(out / "last.npz")
     for k in good.model:
@@ -96,7 +96,7 @@ def test_divergence_from_the_command_line_exits_3_and_sample_never_reads_inf(cor
 
 def test_sample_and_evaluate_refuse_non_finite_weights(corpus, tmp_path):
     out = tmp_path / "n"
-    ar.train(small(corpus, out, steps=2))
+    ar.fit(small(corpus, out, steps=2))
     ck = ar.load_checkpoint(out / "last.npz")
     name = next(iter(ck.model))
     for bad in (np.nan, np.inf):
@@ -249,7 +249,7 @@ def test_a_second_run_into_a_busy_out_folder_is_refused(corpus, tmp_path):
         second = cli("train", "--corpus", corpus, "--steps", "2", "--out", str(out), "--no-progress", "--no-plot")
         assert "is in use by another run (pid" in one_error_line(second)
         with pytest.raises(ConfigError, match="in use by another run"):
-            ar.train(small(corpus, out, steps=2))
+            ar.fit(small(corpus, out, steps=2))
     finally:
         first.send_signal(signal.SIGINT)
         first.wait(30)
@@ -257,7 +257,7 @@ def test_a_second_run_into_a_busy_out_folder_is_refused(corpus, tmp_path):
     with OutLock(out):  # free again once the first run ended
         pass
     with pytest.raises(ConfigError, match="already holds a run"):  # which is kept whole
-        ar.train(small(corpus, out, steps=2))
+        ar.fit(small(corpus, out, steps=2))
 
 
 def test_a_killed_run_leaves_no_stale_lock(corpus, tmp_path):
@@ -271,27 +271,27 @@ def test_a_killed_run_leaves_no_stale_lock(corpus, tmp_path):
         time.sleep(0.05)
     p.kill()
     p.wait()
-    assert ar.train(small(corpus, out, steps=2)).steps == 2
+    assert ar.fit(small(corpus, out, steps=2)).steps == 2
 
 
 def test_a_corpus_whose_name_is_not_utf8_trains_and_checkpoints(corpus, tmp_path):
     name = os.fsdecode(b"corpus-\xff.txt")
     path = tmp_path / name
     path.write_bytes(open(corpus, "rb").read())
-    result = ar.train(small(str(path), tmp_path / "u", steps=2))
+    result = ar.fit(small(str(path), tmp_path / "u", steps=2))
     ck = ar.load_checkpoint(tmp_path / "u" / "last.npz")
     assert result.steps == 2 and os.fsencode(ck.config["train"]["corpus"]).endswith(b"corpus-\xff.txt")
 
 
 def test_resume_with_another_corpus_than_the_built_in_one_is_refused(corpus, tmp_path):
     out = tmp_path / "r"
-    ar.train(small(corpus, out, steps=2))
+    ar.fit(small(corpus, out, steps=2))
     ck = ar.load_checkpoint(out / "last.npz")
     ck.config["train"]["corpus"] = None  # as if trained on the built-in corpus
     ckpt.save_checkpoint(out / "last.npz", model=ck.model, optimizer=ck.optimizer, rng_state=ck.rng_state,
                          vocab=ck.vocab, config=ck.config, progress=ck.progress)
     with pytest.raises(ValueError, match="differs from the one the checkpoint was trained on"):
-        ar.train(small(corpus, out, steps=4, resume=True))
+        ar.fit(small(corpus, out, steps=4, resume=True))
 
 
 # ----- checkpoint metadata ----------------------------------------------------------------------------------------
@@ -318,7 +318,7 @@ BAD_META = [("config.model", ...), ("model.hidden_size", -1), ("model.hidden_siz
 @pytest.mark.parametrize("where, value", BAD_META, ids=[f"{w}={v!r}"[:40] for w, v in BAD_META])
 def test_checkpoint_metadata_is_checked_before_use(corpus, tmp_path, where, value):
     out = tmp_path / "m"
-    ar.train(small(corpus, out, steps=2))
+    ar.fit(small(corpus, out, steps=2))
     ck = damaged(ar.load_checkpoint(out / "last.npz"), where, value)
     start = time.time()
     with pytest.raises(CheckpointError, match="checkpoint"):
@@ -331,7 +331,7 @@ def test_checkpoint_metadata_is_checked_before_use(corpus, tmp_path, where, valu
 
 def test_checkpoint_metadata_errors_are_one_line_on_the_command_line(corpus, tmp_path):
     out = tmp_path / "cl"
-    ar.train(small(corpus, out, steps=2))
+    ar.fit(small(corpus, out, steps=2))
     for where, value in BAD_META[:8]:
         ck = damaged(ar.load_checkpoint(out / "last.npz"), where, value)
         ckpt.save_checkpoint(out / "bad.npz", model=ck.model, optimizer=ck.optimizer, rng_state=ck.rng_state,

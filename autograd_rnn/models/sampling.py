@@ -60,12 +60,13 @@ def _draw(logits: np.ndarray, temperature: float, top_k: int | None, rng: np.ran
     if not math.isfinite(np.dot(z, z)) and not np.isfinite(logits).all():  # (a huge finite square overflows)
         raise NonFiniteError("sample: the model's logits hold NaN or infinity, so there is nothing to draw from; its "
                              "weights are degenerate (a diverged run?): use an earlier checkpoint")
-    if temperature != 1.0:
-        z /= temperature
     if top_k is not None and top_k < z.size:
         cut = np.partition(z, -top_k)[-top_k]
         z = np.where(z >= cut, z, -np.inf)
-    z -= z[z.argmax()]
+    z -= z[z.argmax()]  # the largest is 0, the rest <= 0: dividing by any temperature cannot overflow to inf - inf
+    if temperature != 1.0:
+        with np.errstate(over="ignore"):
+            z /= temperature  # a tiny temperature: 0 stays 0, the rest go to -inf (greedy)
     cdf = np.add.accumulate(np.exp(z, out=z), out=z)
     return min(int(cdf.searchsorted(rng.random() * cdf[-1], side="right")), z.size - 1)
 

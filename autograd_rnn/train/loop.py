@@ -416,8 +416,9 @@ def _loop(run: Run, ck: Checkpoint | None) -> TrainResult:
     say(f"corpus: {run.corpus_name}: {len(run.text):,} characters; {cfg.level} level, vocabulary "
         f"{len(data.vocab):,}, {len(data.train_ids):,} training tokens, {data.steps_per_epoch:,} steps per epoch")
     say(f"model: {run.model.cell_type.__name__} x{cfg.layers}, hidden {cfg.hidden}, {run.model.n_parameters():,} "
-        f"parameters, {cfg.dtype}; {cfg.optimizer} lr {run.optimizer.lr:g}; batch {cfg.batch} x seq_len "
-        f"{cfg.seq_len}; unigram entropy {run.unigram:.3f} nats")
+        f"parameters, {cfg.dtype}; {cfg.optimizer} lr {run.optimizer.lr:g}; batch {cfg.batch} x "
+        + (f"seq_len {cfg.seq_len}" if cfg.batching == "stream" else f"one line (the longest {data.steps} steps)")
+        + f"; unigram entropy {run.unigram:.3f} nats")
     tokens_done, t_start, first_step = 0, time.perf_counter(), p.step
     stopped = "finished"
     bar = _progress_bar(p.total, p.step, cfg.progress)

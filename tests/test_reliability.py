@@ -372,3 +372,156 @@ def test_a_mean_the_dtype_can_hold_does_not_overflow_in_its_sum():
     big = np.finfo(np.float64).max
     assert ar.Tensor(np.array([[big, big]])).mean().item() == big
     assert ar.Tensor(np.array([[big, -big]])).mean().item() == 0.0
+
+
+# ----- odd corners of the API ---------------------------------------------------------------------------------------
+def test_sampling_at_a_vanishing_temperature_is_greedy_not_nan(corpus, tmp_path):
+    from autograd_rnn.models import FrozenModel, sample_ids
+
+    out = tmp_path / "s"
+    ar.fit(small(corpus, out, steps=2))
+    model, vocab = ar.model_from_checkpoint(ar.load_checkpoint(out / "last.npz"))
+    prime = vocab.encode("the ")
+    step, greedy = FrozenModel(model), []
+    logits, state = step(prime[:, None], None)
+    for _ in range(12):
+        greedy.append(int(np.argmax(logits[-1, 0])))
+        logits, state = step(np.array([[greedy[-1]]]), state)
+    for temperature in (1e-310, 5e-324, 1e-300):
+        for top_k in (None, 3, 1):
+            assert sample_ids(model, prime, 12, temperature, top_k, rng=0).tolist() == greedy, (temperature, top_k)
+    r = cli("sample", "--checkpoint", str(out / "last.npz"), "--prime", "the ", "--temperature", "1e-310",
+            "--top-k", "3", "--length", "12")
+    assert r.returncode == 0 and r.stdout.rstrip("\n") == "the " + vocab.decode(greedy), r.stdout
+
+
+def test_no_grad_on_a_generator_runs_its_body_without_gradients_and_its_caller_with():
+    @ar.no_grad()
+    def rows(x):
+        for i in range(len(x)):
+            yield ar.is_grad_enabled(), x[i] * 2.0
+
+    x = ar.Tensor(np.ones((3, 2)), requires_grad=True)
+    seen = []
+    for enabled, row in rows(x):
+        seen.append((enabled, row.requires_grad, ar.is_grad_enabled()))
+    assert seen == [(False, False, True)] * 3
+
+
+def test_a_negative_or_nan_mask_is_named_not_blamed_on_the_logits():
+    logits, targets = ar.Tensor(np.zeros((3, 4))), np.array([0, 1, 2])
+    for mask in (np.array([1.0, -1.0, 1.0]), np.array([1.0, np.nan, 1.0]), np.array([1.0, 1.0, np.inf])):
+        with pytest.raises(ar.GateInputError, match="input 'mask' holds .* at index [12]") as e:
+            ar.softmax_cross_entropy(logits, targets, mask=mask)
+        assert "logits" not in str(e.value)
+    assert ar.softmax_cross_entropy(logits, targets, mask=np.array([0.5, 0.0, 2.0])).item() == pytest.approx(np.log(4))
+
+
+def test_grad_of_one_tensor_is_a_list_of_one_gradient():
+    x = ar.Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    (g,) = ar.grad((x * x).sum(), x)
+    np.testing.assert_array_equal(g, 2 * x.data)
+
+
+@pytest.mark.parametrize("returns", [lambda a: a.data, lambda a: 1.0, lambda a: None, lambda a: (a * 2, a.data)])
+def test_gradcheck_of_a_function_that_returns_no_tensor_says_so(returns):
+    with pytest.raises(ar.GateTypeError, match="expected a Tensor, or a tuple of Tensors"):
+        ar.gradcheck(returns, [np.ones(3)])
+
+
+def test_gradcheck_sequence_names_a_misshaped_upstream_gradient():
+    seq = ar.Sequence(LSTMLayer(3, 4, rng=0))
+    with pytest.raises(ar.GateInputError, match=r"grad_hs is float64 of shape \(5, 2\); expected .*\(5, 2, 4\)"):
+        ar.gradcheck_sequence(seq, np.ones((5, 2, 3)), grad_hs=np.ones((5, 2)))
+    with pytest.raises(ar.GateInputError, match="grad_final has 1 parts; expected one per part of the state"):
+        ar.gradcheck_sequence(seq, np.ones((5, 2, 3)), grad_final=np.ones((2, 4)))
+    assert ar.gradcheck_sequence(ar.Sequence(RNNLayer(3, 4, rng=0)), np.ones((5, 2, 3)),
+                                 grad_final=np.ones((2, 4))).passed  # one state's gradient, not iterated by rows
+
+
+def test_recurrent_names_a_states_list_of_the_wrong_length():
+    rec = ar.Recurrent("lstm", 3, 4, layers=2, rng=0)
+    with pytest.raises(ar.GateInputError, match=r"states0 is 1 states; expected .* one state per layer \(2\)"):
+        rec(ar.Tensor(np.ones((5, 2, 3))), [None])
+    hs, states = rec(ar.Tensor(np.ones((5, 2, 3))), [None, None])
+    assert len(states) == 2
+
+
+@pytest.mark.parametrize("table, indices", [((0, 3), (0,)), ((5, 0), (2,)), ((5, 3), (0, 2)), ((300, 3), (0,))])
+def test_the_gradient_of_an_empty_lookup_is_zero(table, indices):
+    w = ar.Tensor(np.ones(table), requires_grad=True)
+    ar.embedding(w, np.zeros(indices, np.int64)).sum().backward()
+    assert w.grad.shape == table and not w.grad.any()
+
+
+def test_save_archive_round_trips_big_integers_and_refuses_one_too_long_for_text(tmp_path):
+    ckpt.save_archive(tmp_path / "a.npz", {}, {"n": 2**1000, "m": -(10**4000)})
+    assert ckpt.load_archive(tmp_path / "a.npz")[1] == {"n": 2**1000, "m": -(10**4000)}
+    with pytest.raises(CheckpointError, match=r"meta\['n'\] is an integer of .* bits"):
+        ckpt.save_archive(tmp_path / "b.npz", {}, {"n": 10**5000})
+    assert not (tmp_path / "b.npz").exists()
+
+
+def test_maximum_and_minimum_are_functions_and_methods():
+    a = ar.Tensor(np.array([1.0, 5.0]), requires_grad=True)
+    np.testing.assert_array_equal(ar.maximum(a, 2.0).data, [2.0, 5.0])
+    np.testing.assert_array_equal(a.minimum(2.0).data, [1.0, 2.0])
+    np.testing.assert_array_equal(a.maximum(np.array([3.0, 3.0])).data, [3.0, 5.0])
+    assert ar.gradcheck(lambda x, y: x.maximum(y) + ar.minimum(x, y) * 2.0,
+                        [np.array([1.0, 5.0]), np.array([2.0, 3.0])]).passed
+
+
+def test_the_training_package_imports_as_a_module_and_fit_trains():
+    import importlib
+
+    import autograd_rnn.train as t
+
+    assert t is importlib.import_module("autograd_rnn.train") and callable(t.train) and ar.fit is t.train
+    assert ar.errors.CellImportError is ar.cellspec.CellImportError  # documented where it lives
+
+
+def test_a_gate_keeping_results_as_attributes_warns_once_that_replay_is_off():
+    class OldTanh(ar.gates.Gate):
+        def forward(self, x):
+            self.y = np.tanh(x)
+            return self.y
+
+        def backward(self, g):
+            return (g * (1 - self.y**2),)
+
+    class OldCell(RNNLayer):
+        static_step = True
+
+        def step(self, x, h):
+            return ar.apply(OldTanh(), ar.linear(x, self.weight_ih, self.bias_ih) + h @ self.weight_hh.T)
+
+    xs = ar.Tensor(np.ones((5, 1, 2)), requires_grad=True)
+    with pytest.warns(UserWarning, match=r"OldTanh keeps what forward computed as attributes \(y\)") as record:
+        hs, _ = ar.Sequence(OldCell(2, 3, rng=0), fused=False)(xs)
+        ar.Sequence(OldCell(2, 3, rng=0), fused=False)(xs)
+    assert len([w for w in record if "OldTanh" in str(w.message)]) == 1
+    assert not hs._op.gate.saved.kernel.saved.replayed
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the package's own gates never warn
+        hs, _ = ar.Sequence(LSTMLayer(2, 3, rng=0), fused=False)(xs)
+    assert hs._op.gate.saved.kernel.saved.replayed
+
+
+def test_max_vocab_on_a_char_run_builds_unk_and_no_message_names_max_size(corpus, tmp_path):
+    result = ar.fit(small(corpus, tmp_path / "m", steps=2, max_vocab=200, unk=False))
+    vocab = ar.model_from_checkpoint(ar.load_checkpoint(result.out / "last.npz"))[1]
+    assert vocab.unk_id is not None
+    line = one_error_line(cli("train", "--corpus", corpus, "--batching", "lines", "--max-vocab", "4", "--out",
+                              str(tmp_path / "l"), "--no-progress"))
+    assert "--max-vocab 4" in line and "max_size" not in line
+
+
+def test_help_says_each_default_once_and_names_values_plainly():
+    text = cli("train", "--help").stdout
+    assert "(default: None)" not in text and "(default: the built-in" in text
+    for bad in ("CELL_OPTIONS", "ALLOW_IMPORT", "SEQ_LEN", "EVAL_EVERY"):
+        assert bad not in text
+    assert "--cell-option KEY=VALUE" in text and "--allow-import SOURCE" in text and "--out DIR" in text
+    assert "(default: None)" not in cli("sample", "--help").stdout

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..errors import AutogradRNNError, CellError, ConfigError
+from ..errors import AutogradRNNError, CellError, ConfigError, GateInputError, GateTypeError
 from ..graph import Tensor
 from ..init import as_rng, uniform
 from .node import Node, check_size
@@ -147,8 +147,12 @@ def raised_in(cls: type, exc: BaseException) -> traceback.FrameSummary | None:
 def cell_failure(cls: type, exc: BaseException) -> CellError | None:
     """A :class:`CellError` for ``exc`` when it was raised while running the code of the custom
     cell ``cls`` (its traceback passes through the cell's file), naming the cell, the file and line,
-    and what a cell must provide; None for a built-in cell, or an error raised elsewhere."""
-    if cls.__module__.startswith("autograd_rnn.") or isinstance(exc, AutogradRNNError):
+    and what a cell must provide; None for a built-in cell, or an error raised elsewhere. Of the
+    package's own errors only a gate's refusal of its inputs (an operation misused inside the
+    cell's code) is rewritten so; every other one already says what it is about."""
+    if cls.__module__.startswith("autograd_rnn."):
+        return None
+    if isinstance(exc, AutogradRNNError) and not isinstance(exc, GateInputError | GateTypeError):
         return None
     frame = raised_in(cls, exc)
     if frame is None:

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from ..errors import ConfigError, GateInputError
+from ..errors import CellError, ConfigError, GateInputError
 from ..graph import Tensor, dropout
 from ..init import as_rng
 from ..nodes import Node, blame_cell, cell_class, check_size, defined_at
@@ -38,10 +38,10 @@ def check_cell_options(cls: type, options: dict) -> None:
     if len(positional) < 2 and not any(p.kind is p.VAR_POSITIONAL for p in params.values()):
         lacking.insert(0, "input_size and hidden_size as its first two arguments")
     if lacking:
-        raise ConfigError(f"the cell {cls.__name__} ({defined_at(cls)}): its constructor takes no "
-                          f"{' and no '.join(lacking)}; every layer builds its cell as "
-                          f"{cls.__name__}(input_size, hidden_size, dtype=..., rng=..., **options), so a cell's "
-                          f"constructor must take those (and pass rng to the initialisers it uses)")
+        raise CellError(f"the cell {cls.__name__} ({defined_at(cls)}): its constructor takes no "
+                        f"{' and no '.join(lacking)}; every layer builds its cell as "
+                        f"{cls.__name__}(input_size, hidden_size, dtype=..., rng=..., **options), so a cell's "
+                        f"constructor must take those (and pass rng to the initialisers it uses)")
     if keywords:
         return
     takes = [n for n in named if n not in SIZES]

@@ -29,7 +29,8 @@ def save_run(path, run) -> None:
     cfg, p = run.cfg, run.progress
     carry = None if p.carry is None else [[part.data for part in (s if isinstance(s, tuple) else (s,))]
                                           for s in p.carry]
-    carried = {f"the carried state of layer {k}": a for k, layer in enumerate(carry or ()) for a in layer}
+    carried = {f"the carried state of layer {k} (part {j})": a for k, layer in enumerate(carry or ())
+               for j, a in enumerate(layer)}
     bad = non_finite(weights) + non_finite(opt["arrays"]) + non_finite(carried)
     if bad:
         raise TrainingDiverged(f"step {run.progress.step}: {', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''} "

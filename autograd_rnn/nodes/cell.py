@@ -157,19 +157,21 @@ def cell_failure(cls: type, exc: BaseException) -> CellError | None:
     frame = raised_in(cls, exc)
     if frame is None:
         return None
-    detail = " ".join(str(exc).split()) or "no message"
+    what = (f"called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else
+            f"{type(exc).__name__}: {' '.join(str(exc).split()) or 'no message'}")
     contract = CONTRACT.get(frame.name, f"{CONTRACT['__init__']}; {CONTRACT['step']}")
-    return CellError(f"the cell {cls.__name__} ({defined_at(cls)}) failed in its own code: {type(exc).__name__}: "
-                     f"{detail}, at {frame.filename}:{frame.lineno}, in {frame.name}; {contract}")
+    return CellError(f"the cell {cls.__name__} ({defined_at(cls)}) failed in its own code: {what}, at "
+                     f"{frame.filename}:{frame.lineno}, in {frame.name}; {contract}")
 
 
 @contextlib.contextmanager
 def blame_cell(cls: type) -> Iterator[None]:
-    """Inside the block, an error raised by the custom cell ``cls``'s own code becomes the
-    :class:`CellError` of :func:`cell_failure`; every other error passes unchanged."""
+    """Inside the block, an error raised by the custom cell ``cls``'s own code (or its call of
+    ``sys.exit``) becomes the :class:`CellError` of :func:`cell_failure`; every other error passes
+    unchanged."""
     try:
         yield
-    except Exception as e:
+    except (Exception, SystemExit) as e:
         failure = cell_failure(cls, e)
         if failure is None:
             raise

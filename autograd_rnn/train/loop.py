@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write
+from ..atomic import atomic_write, check_target
 from ..cellspec import import_cell, load_cell, spec_of
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..data import Vocabulary, unigram_entropy
@@ -53,7 +53,7 @@ from .corpus import Data, corpus_text, text_hash
 from .evaluate import evaluate_batches, nats_report
 from .lock import OutLock
 from .plot import plot_curve
-from .runs import RUNS, latest_run, new_run, point_latest, run_files
+from .runs import RUN_FILES, RUNS, latest_run, new_run, point_latest, run_files
 from .schema import check_training
 
 MAX_LOSS = 1000.0
@@ -383,6 +383,8 @@ def train(cfg: TrainConfig) -> TrainResult:
                 raise ConfigError(f"--out {out} already holds a run ({', '.join(run_files(out))}); continue it with "
                                   f"--resume, or choose another --out (without --out, every run gets a new folder "
                                   f"under {RUNS}/)")
+            for name in RUN_FILES:  # what the run will write is refused now, not after the training
+                check_target(out / name)
             return _train(cfg, made)
     finally:
         if made and not run_files(out):  # a new run that failed before its first checkpoint leaves nothing

@@ -15,7 +15,6 @@ config, and one training step, one report, one checkpoint), :func:`train` (the l
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import io
 import json
@@ -28,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import atomic_write, check_target
+from ..atomic import atomic_write
 from ..cellspec import import_cell, load_cell, spec_of
 from ..checkpoint import Checkpoint, load_checkpoint
 from ..data import Vocabulary, unigram_entropy
@@ -53,7 +52,7 @@ from .corpus import Data, corpus_text, text_hash
 from .evaluate import evaluate_batches, nats_report
 from .lock import OutLock
 from .plot import plot_curve
-from .runs import RUN_FILES, RUNS, latest_run, new_run, point_latest, run_files
+from .runs import check_out, discard_if_empty, place, point_latest
 from .schema import check_training
 
 MAX_LOSS = 1000.0
@@ -353,20 +352,6 @@ def _progress_bar(total: int, initial: int, enabled: bool):
     return tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True, mininterval=0.5, file=sys.stderr)
 
 
-def place(cfg: TrainConfig) -> tuple[TrainConfig, bool]:
-    """The config with its output folder decided (:mod:`autograd_rnn.train.runs`): without ``out``
-    a new folder under ``runs/`` (True: this run made it), or with ``resume`` the latest run."""
-    if cfg.out is not None:
-        return cfg, False
-    if cfg.resume:
-        latest = latest_run(RUNS)
-        if latest is None:
-            raise ConfigError(f"--resume: no run under {RUNS}/ to continue; train without --resume first, or name "
-                              f"the run's folder with --out")
-        return dataclasses.replace(cfg, out=str(latest)), False
-    return dataclasses.replace(cfg, out=str(new_run(RUNS))), True
-
-
 def train(cfg: TrainConfig) -> TrainResult:
     """Run (or resume) the training the config describes; see the module docstring. Without
     ``out`` the run gets a new folder under ``runs/``; an ``out`` that already holds a run is
@@ -379,17 +364,11 @@ def train(cfg: TrainConfig) -> TrainResult:
     out = Path(cfg.out)
     try:
         with OutLock(out):
-            if not cfg.resume and run_files(out):
-                raise ConfigError(f"--out {out} already holds a run ({', '.join(run_files(out))}); continue it with "
-                                  f"--resume, or choose another --out (without --out, every run gets a new folder "
-                                  f"under {RUNS}/)")
-            for name in RUN_FILES:  # what the run will write is refused now, not after the training
-                check_target(out / name)
+            check_out(out, cfg.resume)
             return _train(cfg, made)
     finally:
-        if made and not run_files(out):  # a new run that failed before its first checkpoint leaves nothing
-            with contextlib.suppress(OSError):
-                out.rmdir()
+        if made:
+            discard_if_empty(out)
 
 
 def _train(cfg: TrainConfig, made: bool = False) -> TrainResult:

@@ -11,13 +11,16 @@ continue it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import secrets
 import time
 from pathlib import Path
 
+from ..atomic import check_target
 from ..errors import ConfigError
+from .config import TrainConfig
 
 RUNS = Path("runs")
 LATEST = "latest"
@@ -73,4 +76,38 @@ def point_latest(run: Path, root: Path = RUNS) -> bool:
     return True
 
 
-__all__ = ["RUNS", "LATEST", "RUN_FILES", "run_files", "new_run", "latest_run", "point_latest"]
+def place(cfg: TrainConfig, root: Path = RUNS) -> tuple[TrainConfig, bool]:
+    """The config with its output folder decided: without ``out`` a new folder under ``root``
+    (True: this run made it), or with ``resume`` the latest run."""
+    if cfg.out is not None:
+        return cfg, False
+    if cfg.resume:
+        latest = latest_run(root)
+        if latest is None:
+            raise ConfigError(f"--resume: no run under {root}/ to continue; train without --resume first, or name "
+                              f"the run's folder with --out")
+        return dataclasses.replace(cfg, out=str(latest)), False
+    return dataclasses.replace(cfg, out=str(new_run(root))), True
+
+
+def check_out(out: Path, resume: bool) -> None:
+    """Before a run starts in ``out`` (locked): refuse a folder that holds a run unless ``resume``,
+    and a link or special file where the run will write (refused now, not after the training)."""
+    if not resume and run_files(out):
+        raise ConfigError(f"--out {out} already holds a run ({', '.join(run_files(out))}); continue it with "
+                          f"--resume, or choose another --out (without --out, every run gets a new folder under "
+                          f"{RUNS}/)")
+    for name in RUN_FILES:
+        check_target(out / name)
+
+
+def discard_if_empty(out: Path) -> None:
+    """Remove the folder a new run made when it wrote nothing into it (it failed before its first
+    checkpoint)."""
+    if not run_files(out):
+        with contextlib.suppress(OSError):
+            out.rmdir()
+
+
+__all__ = ["RUNS", "LATEST", "RUN_FILES", "run_files", "new_run", "latest_run", "point_latest", "place", "check_out",
+           "discard_if_empty"]

@@ -277,9 +277,11 @@ def apply(gate: G.Gate, *inputs) -> Tensor | tuple[Tensor, ...]:
         if not isinstance(x, Tensor):
             tensors = tuple(x if isinstance(x, Tensor) else make_tensor(np.asarray(x), None) for x in inputs)
             break
-    kept, had_saved = len(gate.__dict__), "saved" in gate.__dict__
+    user = type(gate) not in G.BUILTIN  # the package's own gates keep their results with save()
+    if user:
+        kept, had_saved = len(gate.__dict__), "saved" in gate.__dict__
     out = gate.forward(*[t.data for t in tensors])
-    if len(gate.__dict__) - kept > ("saved" in gate.__dict__ and not had_saved):
+    if user and len(gate.__dict__) - kept > ("saved" in gate.__dict__ and not had_saved):
         _kept_as_attributes(gate, kept)
     track = is_grad_enabled() and any(t.requires_grad for t in tensors)
     if gate.n_outputs == 1:

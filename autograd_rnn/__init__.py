@@ -1,6 +1,9 @@
-"""autograd_rnn: a numpy computational-graph micro-framework for recurrent neural networks."""
+"""autograd_rnn: a numpy computational-graph micro-framework for recurrent neural networks.
 
-from . import gates, init
+``autograd_rnn.train`` is the training package (``TrainConfig``, ``train``, ...); ``fit(config)``
+is its ``train``: it runs the training a ``TrainConfig`` describes."""
+
+from . import gates, init, train
 from .checkpoint import load_checkpoint
 from .data import Vocabulary
 from .errors import GateInputError, GateTypeError, GradcheckError
@@ -16,6 +19,8 @@ from .graph import (
     grad,
     is_grad_enabled,
     linear,
+    maximum,
+    minimum,
     no_grad,
     relu,
     sigmoid,
@@ -27,7 +32,8 @@ from .init import as_rng
 from .models import LanguageModel, sample_ids, sample_text
 from .seqcheck import gradcheck_sequence
 from .sequence import Full, LookBack, Recurrent, Sequence, Truncated, Truncation, detach_state
-from .train import TrainConfig, evaluate_batches, model_from_checkpoint, train
+from .train import TrainConfig, evaluate_batches, model_from_checkpoint
+from .train import train as fit
 
 __version__ = "0.1.0"
 
@@ -47,6 +53,7 @@ __all__ = [
     "sample_text",
     "TrainConfig",
     "train",
+    "fit",
     "evaluate_batches",
     "load_checkpoint",
     "model_from_checkpoint",
@@ -67,6 +74,8 @@ __all__ = [
     "grad",
     "is_grad_enabled",
     "linear",
+    "maximum",
+    "minimum",
     "no_grad",
     "relu",
     "sigmoid",

@@ -10,31 +10,35 @@ A cell is named by a *spec*:
 
 Loading a spec that is not built in runs that module's code, so :func:`load_cell` does it only
 when ``allow`` names the source (a module, or a package above it; a file, by path), and otherwise
-raises :class:`CellImportError` saying which ``--allow-import`` to add. Nothing is imported by
-default. :func:`import_cell` is for a spec the user has just named themselves (``--cell``).
+raises :class:`~autograd_rnn.errors.CellImportError` saying what to trust (``--allow-import`` on
+the command line, ``allow_import=`` in Python). Nothing is imported by default. :func:`import_cell`
+is for a spec the user has just named themselves (``--cell``).
+
+A cell file is run with its own folder first on the import path, so it can import a helper module
+next to it, as a script can. Whatever its module does wrong on import (a SyntaxError, an
+exception, ``sys.exit``) is a CellImportError naming the file and line.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.machinery
 import importlib.util
 import json
 import re
 import sys
+import traceback
 from collections.abc import Iterable
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import CellImportError, ConfigError
 from .nodes import CELLS, Cell, cell_name
 
 _FILES: dict[str, str] = {}  # module name given to a loaded file -> the file's absolute path
 _MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
-
-
-class CellImportError(ConfigError):
-    """A checkpoint or config names a cell whose code was not named as trusted, or it cannot be
-    found or imported."""
+MODULE_MUST = ("a cell's module must import without errors and without exiting (script code goes under "
+               "`if __name__ == \"__main__\":`)")
 
 
 def spec_of(cls: type) -> str:
@@ -92,12 +96,14 @@ def allowed(spec: str, allow: Iterable[str]) -> bool:
     return False
 
 
-def load_cell(spec: str, allow: Iterable[str] = ()) -> type:
-    """The class ``spec`` names, importing its code only if ``allow`` names the source."""
+def load_cell(spec: str, allow: Iterable[str] = (), flag: str = "allow_import=") -> type:
+    """The class ``spec`` names, importing its code only if ``allow`` names the source; ``flag`` is
+    how the refusal tells the caller to trust it (the command line passes ``--allow-import``)."""
     kind, source, _ = parse_spec(spec)
     if not allowed(spec, allow):
+        trust = f"add --allow-import {source}" if flag == "--allow-import" else f"pass allow_import=[{source!r}]"
         raise CellImportError(f"the cell {spec} is not built in, and loading it runs the code in {source}; to trust "
-                              f"that code, add --allow-import {source}")
+                              f"that code, {trust}")
     return import_cell(spec)
 
 
@@ -106,13 +112,7 @@ def import_cell(spec: str) -> type:
     kind, source, qual = parse_spec(spec)
     if kind == "builtin":
         return CELLS[source]
-    if kind == "module":
-        try:
-            module = importlib.import_module(source)
-        except ImportError as e:
-            raise CellImportError(f"cell {spec}: cannot import {source} ({e})") from None
-    else:
-        module = _load_file(source, spec)
+    module = _import_module(source, spec) if kind == "module" else _load_file(source, spec)
     obj = module
     for part in qual.split("."):
         obj = getattr(obj, part, None)
@@ -123,6 +123,19 @@ def import_cell(spec: str) -> type:
     return obj
 
 
+def _import_module(source: str, spec: str):
+    try:
+        return importlib.import_module(source)
+    except ModuleNotFoundError as e:
+        if e.name is None or not (source == e.name or source.startswith(e.name + ".")):
+            raise _import_failure(spec, e) from None
+        hint = (f"; {source} is a file here: name it by its path, ./{source}:{spec.rpartition(':')[2]}"
+                if Path(source).is_file() else "; name a module on the import path, or a file by its path")
+        raise CellImportError(f"cell {spec}: no module named {e.name!r}{hint}") from None
+    except (Exception, SystemExit) as e:
+        raise _import_failure(spec, e) from None
+
+
 def _load_file(source: str, spec: str):
     path = Path(source).resolve()
     if not path.is_file():
@@ -130,16 +143,32 @@ def _load_file(source: str, spec: str):
     name = f"autograd_rnn_cells_{path.stem}_{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
     if name in sys.modules:
         return sys.modules[name]
-    loader_spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(loader_spec)
+    loader = importlib.machinery.SourceFileLoader(name, str(path))  # any extension: the file was named as Python
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader, origin=str(path)))
+    module.__file__ = str(path)
     sys.modules[name] = module
     _FILES[name] = str(path)
+    sys.path.insert(0, str(path.parent))  # its helper modules, as for a script
     try:
-        loader_spec.loader.exec_module(module)
-    except Exception as e:
+        loader.exec_module(module)
+    except (Exception, SystemExit) as e:
         del sys.modules[name]
-        raise CellImportError(f"cell {spec}: running {path} failed ({type(e).__name__}: {e})") from None
+        raise _import_failure(spec, e) from None
+    finally:
+        sys.path.remove(str(path.parent))
     return module
+
+
+def _import_failure(spec: str, e: BaseException) -> CellImportError:
+    """The error for a cell module that fails as it is imported, naming the file and line."""
+    if isinstance(e, SyntaxError):
+        where, what = f"{e.filename}:{e.lineno}", f"SyntaxError: {e.msg}"
+    else:
+        frames = [f for f in traceback.extract_tb(e.__traceback__) if not f.filename.startswith("<")]
+        where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "its module"
+        what = (f"called sys.exit({e.code!r})" if isinstance(e, SystemExit) else
+                f"{type(e).__name__}: {' '.join(str(e).split()) or 'no message'}")
+    return CellImportError(f"cell {spec}: importing its module failed at {where}: {what}; {MODULE_MUST}")
 
 
 def check_options(cls: type, options: dict) -> dict:

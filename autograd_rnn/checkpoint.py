@@ -6,16 +6,17 @@ Nothing is ever pickled: object and structured arrays are refused on save, and l
 ``allow_pickle=False`` after checking every member's CRC, so a damaged file raises :class:`CheckpointError`
 instead of loading garbage.
 
-Saving writes a temporary file in the target's directory, flushes and fsyncs it, ``os.replace``-s it onto the
-target and fsyncs the directory: after a crash at any point ``path`` holds the old checkpoint or the new one.
+Saving goes through :func:`autograd_rnn.atomic.atomic_file`: a temporary file in the target's folder, flushed,
+fsynced, renamed over the target, the folder fsynced; after a crash at any point ``path`` holds the old
+checkpoint or the new one, and a target that is a symbolic link is refused. ``path`` may also be an open binary
+file (an ``io.BytesIO``, say), written or read as it is.
 """
 
 from __future__ import annotations
 
-import contextlib
+import io
 import json
 import os
-import secrets
 import urllib.parse
 import zipfile
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .atomic import atomic_file
 from .errors import CheckpointError
 
 MAGIC = "autograd_rnn-checkpoint"
@@ -35,9 +37,17 @@ _SECTIONS = ("optimizer", "rng_state", "vocab", "config", "progress")
 # ----- validation ----------------------------------------------------------------------------------------------
 def _check_json(obj: Any, where: str) -> None:
     """Raise CheckpointError unless ``obj`` is made of dicts with str keys, lists, tuples, str, int, float,
-    bool and None. Tuples come back as lists; ints of any size and floats round-trip exactly (nan and inf as
-    Python's JSON extensions NaN and Infinity)."""
-    if obj is None or isinstance(obj, str | int | float):
+    bool and None (not numpy scalars: convert them with ``.item()``). Tuples come back as lists; ints of any
+    size Python writes as text (4300 digits, unless ``sys.set_int_max_str_digits`` says otherwise; a longer one
+    is refused) and floats round-trip exactly (nan and inf as Python's JSON extensions NaN and Infinity)."""
+    if isinstance(obj, int) and not isinstance(obj, bool):
+        try:
+            str(obj)
+        except ValueError:
+            raise CheckpointError(f"{where} is an integer of {obj.bit_length():,} bits, more digits than Python "
+                                  f"writes as text; store it as a string or an array") from None
+        return
+    if obj is None or isinstance(obj, str | bool | float):
         return
     if isinstance(obj, dict):
         for key, value in obj.items():
@@ -70,75 +80,64 @@ def _check_arrays(arrays: dict) -> None:
 
 
 # ----- low level -----------------------------------------------------------------------------------------------
-def _fsync_dir(directory: str) -> None:
-    """Make a rename in ``directory`` durable, where the OS lets a directory be opened (not on Windows)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def _name(path) -> str:
+    return os.fspath(path) if isinstance(path, str | os.PathLike) else f"<{type(path).__name__}>"
 
 
-def save_archive(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dict) -> None:
-    """Write ``arrays`` and the JSON ``meta`` to ``path`` atomically (see the module docstring).
+def save_archive(path: str | os.PathLike | io.IOBase, arrays: dict[str, np.ndarray], meta: dict) -> None:
+    """Write ``arrays`` and the JSON ``meta`` to ``path`` atomically (see the module docstring), or to an
+    open binary file.
 
     Raises CheckpointError, before touching the disk, for an object or structured array, a reserved or
     malformed key, or meta that JSON cannot hold exactly.
     """
-    path = os.fspath(path)
+    name = _name(path)
     if not isinstance(meta, dict):
-        raise CheckpointError(f"{path}: meta must be a dict; got {type(meta).__name__}")
+        raise CheckpointError(f"{name}: meta must be a dict; got {type(meta).__name__}")
     if "magic" in meta or "format_version" in meta:
-        raise CheckpointError(f"{path}: the meta keys 'magic' and 'format_version' are reserved")
+        raise CheckpointError(f"{name}: the meta keys 'magic' and 'format_version' are reserved")
     _check_arrays(arrays)
     _check_json(meta, "meta")
     if MANIFEST in meta:
-        raise CheckpointError(f"{path}: the meta key {MANIFEST!r} is reserved")
+        raise CheckpointError(f"{name}: the meta key {MANIFEST!r} is reserved")
     manifest = {key: [value.dtype.str, list(value.shape)] for key, value in arrays.items()}
     text = json.dumps({"magic": MAGIC, "format_version": FORMAT_VERSION, **meta, MANIFEST: manifest})
     members = {**arrays, META_KEY: np.frombuffer(text.encode("utf-8"), dtype=np.uint8)}
-
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            with zipfile.ZipFile(f, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-                for key, value in members.items():
-                    with zf.open(key + ".npy", mode="w", force_zip64=True) as member:
-                        np.lib.format.write_array(member, value, allow_pickle=False)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(directory)
+    if isinstance(path, str | os.PathLike):
+        with atomic_file(path) as f:
+            _write(f, members)
+    else:
+        _write(path, members)
 
 
-def load_archive(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
-    """Read an archive written by :func:`save_archive`: ``(arrays, meta)``, all in memory, the file closed.
+def _write(f, members: dict[str, np.ndarray]) -> None:
+    with zipfile.ZipFile(f, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for key, value in members.items():
+            with zf.open(key + ".npy", mode="w", force_zip64=True) as member:
+                np.lib.format.write_array(member, value, allow_pickle=False)
+
+
+def load_archive(path: str | os.PathLike | io.IOBase) -> tuple[dict[str, np.ndarray], dict]:
+    """Read an archive written by :func:`save_archive` (a path, or an open binary file read from its start):
+    ``(arrays, meta)``, all in memory, the file closed.
 
     ``meta`` is the user's meta (without ``magic`` and ``format_version``). Raises CheckpointError naming the
     file when it is missing, truncated, corrupted, not an autograd_rnn checkpoint, from a newer format version,
     or holds a member that would need pickle. Never unpickles anything.
     """
-    path = os.fspath(path)
+    name = _name(path)
     try:
+        if not isinstance(path, str | os.PathLike):
+            path.seek(0)
+            return _read(name, path)
         with open(path, "rb") as f:
-            return _read(path, f)
+            return _read(name, f)
     except CheckpointError:
         raise
     except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such checkpoint file") from None
+        raise CheckpointError(f"{name}: no such checkpoint file") from None
     except Exception as e:  # a damaged file can make zipfile or numpy raise almost anything
-        raise CheckpointError(f"{path}: cannot read the checkpoint, the file is truncated or corrupted "
+        raise CheckpointError(f"{name}: cannot read the checkpoint, the file is truncated or corrupted "
                               f"({type(e).__name__}: {e})") from e
 
 
@@ -174,9 +173,9 @@ def _read(path: str, f) -> tuple[dict[str, np.ndarray], dict]:
                                       f"checkpoint")
             arrays[key] = value
     raw = arrays.pop(META_KEY)
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise CheckpointError(f"{path}: not an autograd_rnn checkpoint ({META_KEY!r} is {raw.dtype} {raw.shape})")
     try:
-        if raw.dtype != np.uint8 or raw.ndim != 1:
-            raise ValueError(f"dtype {raw.dtype}, shape {raw.shape}")
         meta = json.loads(raw.tobytes().decode("utf-8"))
     except ValueError as e:
         raise CheckpointError(f"{path}: not an autograd_rnn checkpoint (unreadable {META_KEY!r}: {e})") from e
@@ -259,7 +258,7 @@ def _join_arrays(obj: Any, arrays: dict) -> Any:
     return obj
 
 
-def save_checkpoint(path: str | os.PathLike, *, model: dict[str, np.ndarray], optimizer: dict | None,
+def save_checkpoint(path: str | os.PathLike | io.IOBase, *, model: dict[str, np.ndarray], optimizer: dict | None,
                     rng_state: dict | None, vocab: dict | None, config: dict, progress: dict) -> None:
     """Save a training checkpoint atomically: arrays under ``model/`` and ``optim/`` (and ``rng/`` and
     ``progress/`` for arrays inside the RNG state or the progress, e.g. a carried hidden state), everything else
@@ -277,11 +276,11 @@ def save_checkpoint(path: str | os.PathLike, *, model: dict[str, np.ndarray], op
     save_archive(path, arrays, meta)
 
 
-def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
+def load_checkpoint(path: str | os.PathLike | io.IOBase) -> Checkpoint:
     """Load a checkpoint written by :func:`save_checkpoint` (CheckpointError as :func:`load_archive`, and when
     the archive is not a training checkpoint)."""
-    path = os.fspath(path)
     arrays, meta = load_archive(path)
+    path = _name(path)
     missing = [s for s in _SECTIONS if s not in meta]
     if missing:
         raise CheckpointError(f"{path}: an autograd_rnn archive but not a training checkpoint (missing {missing})")

@@ -43,10 +43,18 @@ def _number(kind: type, positive: bool, optional: bool):
 
 
 class Help(argparse.ArgumentDefaultsHelpFormatter):
-    """Options with their defaults, except on-off flags: their text says what they switch."""
+    """Options with their defaults, except on-off flags (their text says what they switch) and
+    options whose text already says what happens without them (no default, or "default" in it)."""
 
     def _get_help_string(self, action) -> str:
-        return action.help if action.nargs == 0 else super()._get_help_string(action)
+        if action.nargs == 0 or action.default is None or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def metavar(kind: type, name: str, meta: dict) -> str:
+    """The name of an option's value in --help: the field's own, else N, X or the field's name."""
+    return meta.get("metavar") or {int: "N", float: "X"}.get(kind, name.upper())
 
 
 def _field_kind(annotation) -> tuple[type, bool]:
@@ -75,7 +83,7 @@ def add_config_options(parser: argparse.ArgumentParser, config: type) -> None:
         kind, optional = _field_kind(hints[f.name])
         if meta.get("many"):
             target.add_argument(flag, dest=f.name, action="append", default=None, help=meta["help"],
-                                metavar=f.name.upper())
+                                metavar=metavar(kind, f.name, meta))
             continue
         if kind is bool:
             target.add_argument(flag, dest=f.name, action="store_false" if f.default else "store_true",
@@ -83,7 +91,7 @@ def add_config_options(parser: argparse.ArgumentParser, config: type) -> None:
             continue
         parse = _number(kind, meta.get("positive", False), optional) if kind in (int, float) else str
         target.add_argument(flag, dest=f.name, type=parse, default=f.default, choices=meta.get("choices"),
-                            help=meta["help"], metavar=None if meta.get("choices") else f.name.upper())
+                            help=meta["help"], metavar=None if meta.get("choices") else metavar(kind, f.name, meta))
 
 
 def config_from_args(args: argparse.Namespace, config: type):
@@ -102,7 +110,8 @@ def add_train(sub) -> None:
         description="Train a word- or character-level language model with an RNN, LSTM or GRU. With no "
         "arguments it trains a character-level LSTM on the built-in corpus (the docstrings of the Python "
         "standard library; nothing is downloaded) for about three minutes on a 2-core laptop, printing "
-        "validation loss and samples, writing checkpoints and a loss curve to --out.",
+        "validation loss and samples, writing checkpoints and a loss curve to a new folder under runs/ (runs/latest "
+        "points at the newest run; --out names another folder, --resume continues a run).",
         formatter_class=Help,
     )
     add_config_options(p, TrainConfig)
@@ -132,8 +141,8 @@ def add_sample(sub) -> None:
                        description="Generate text from a trained checkpoint.",
                        formatter_class=Help)
     p.add_argument("--checkpoint", required=True, help="a .npz written by train (last.npz or best.npz)")
-    p.add_argument("--prime", default="", help="text to start from (unknown words become <unk> if the "
-                   "vocabulary has it, otherwise an error)")
+    p.add_argument("--prime", default="", help="text to start from (tokens the vocabulary lacks become <unk> "
+                   "when it has one, as a run's vocabulary does by default, otherwise an error)")
     p.add_argument("--temperature", type=_number(float, True, False), default=0.8, help="<1 sharper, >1 more random")
     p.add_argument("--top-k", type=_number(int, True, True), default=None,
                    help="sample only among the K likeliest tokens")
@@ -146,10 +155,13 @@ def add_sample(sub) -> None:
 def run_sample(args) -> int:
     from .checkpoint import load_checkpoint
     from .models import sample_text
+    from .nodes import blame_cell
     from .train import model_from_checkpoint
 
-    model, vocab = model_from_checkpoint(load_checkpoint(args.checkpoint), allow_import=args.allow_import or ())
-    print(sample_text(model, vocab, args.prime, args.length, args.temperature, args.top_k, args.seed))
+    model, vocab = model_from_checkpoint(load_checkpoint(args.checkpoint), allow_import=args.allow_import or (),
+                                         flag="--allow-import")
+    with blame_cell(model.cell_type):
+        print(sample_text(model, vocab, args.prime, args.length, args.temperature, args.top_k, args.seed))
     return 0
 
 
@@ -162,29 +174,40 @@ def add_evaluate(sub) -> None:
     p.add_argument("--corpus", required=True, help="UTF-8 text file to evaluate on")
     p.add_argument("--batch", type=_number(int, True, False), default=16, help="parallel streams")
     p.add_argument("--seq-len", type=_number(int, True, False), default=256, help="time steps per chunk")
+    p.add_argument("--no-limits", action="store_true", help="lift the limits on the corpus file's size and on a "
+                   "batch's memory, as train's --no-limits does")
     add_allow_import(p)
     p.set_defaults(run=run_evaluate)
 
 
 def run_evaluate(args) -> int:
+    import dataclasses
+
     from .checkpoint import load_checkpoint
-    from .data import LineBatches, StreamBatches, lines_of, load_text
+    from .data import MAX_CORPUS_BYTES, LineBatches, StreamBatches, lines_of, load_text
+    from .nodes import blame_cell
     from .train import evaluate_batches, model_from_checkpoint, nats_report
+    from .train.corpus import LIFT
     from .train.schema import check_training
 
     ck = load_checkpoint(args.checkpoint)
-    model, vocab = model_from_checkpoint(ck, allow_import=args.allow_import or ())
-    text = load_text(args.corpus)
-    if check_training(ck).batching == "lines":
-        batches = LineBatches([vocab.encode_line(line) for line in lines_of(text)], args.batch, vocab.pad_id,
-                              shuffle=False)
-        n = batches.tokens_per_epoch
+    cfg = dataclasses.replace(check_training(ck), batch=args.batch, seq_len=args.seq_len, no_limits=args.no_limits)
+    model, vocab = model_from_checkpoint(ck, allow_import=args.allow_import or (), flag="--allow-import")
+    text = load_text(args.corpus, None if args.no_limits else MAX_CORPUS_BYTES, LIFT)
+    if cfg.batching == "lines":
+        lines = [vocab.encode_line(line) for line in lines_of(text)]
+        batches = LineBatches(lines, args.batch, vocab.pad_id, shuffle=False)
+        ids, steps = np.concatenate(lines), max(len(line) for line in lines) - 1
     else:
         ids = vocab.encode(text)
         batches = StreamBatches(ids, min(args.batch, max(1, len(ids) // 2)), args.seq_len)
-        n = batches.tokens_per_epoch
-    nats = evaluate_batches(model, batches)
-    print(f"{args.corpus}: {n:,} tokens, loss {nats_report(nats)}")
+        steps = None
+    cfg.check_size(len(vocab), getattr(model.cell_type, "gates", 4), steps)
+    with blame_cell(model.cell_type):
+        nats = evaluate_batches(model, batches)
+    unknown = vocab.unknown(ids)
+    print(f"{args.corpus}: {batches.tokens_per_epoch:,} tokens ({unknown:,} unknown to the vocabulary, read as "
+          f"<unk>), loss {nats_report(nats)}")
     return 0
 
 
@@ -321,7 +344,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {one_line(e)}", file=sys.stderr)
         return EXIT_USAGE
     except MemoryError:
-        print("error: out of memory; choose smaller sizes (--hidden, --batch, --seq-len, --layers)", file=sys.stderr)
+        print("error: out of memory; choose smaller sizes (--hidden, --batch, --seq-len, --layers) or a smaller "
+              "corpus", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

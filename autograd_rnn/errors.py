@@ -26,6 +26,17 @@ class ConfigError(AutogradRNNError, ValueError):
     of the wrong kind."""
 
 
+class CellError(ConfigError):
+    """A custom cell's own code fails or breaks the cell contract: its module on import, its
+    constructor, its ``step``. The message names the cell, its file and line, and what a cell
+    must provide."""
+
+
+class CellImportError(CellError):
+    """A checkpoint or config names a cell whose code was not named as trusted, or that cannot be
+    found or imported."""
+
+
 class DataError(AutogradRNNError, ValueError):
     """Bad data or arguments: a missing or undecodable corpus, an unknown token, too short a corpus."""
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import ConfigError, GradcheckError
+from .errors import ConfigError, GateTypeError, GradcheckError
 from .gates.base import Gate
 from .graph import Tensor, grad, no_grad, topological_order
 
@@ -154,11 +154,23 @@ class Subject:
 
     def evaluate(self, arrays: list) -> list:
         if self.is_gate:
-            out = self._fresh_gate().forward(*arrays)
-        else:
-            with no_grad():
-                out = self.fn(*[Tensor(a) if a.dtype.kind == "f" else a for a in arrays])
-        return _as_list(out)
+            return _as_list(self._fresh_gate().forward(*arrays))
+        with no_grad():
+            out = self.fn(*[Tensor(a) if a.dtype.kind == "f" else a for a in arrays])
+        return [t.data for t in self._tensors(out)]
+
+    def _tensors(self, out) -> list[Tensor]:
+        """A function's outputs as a list of Tensors; GateTypeError for anything else (an ndarray or a
+        number has no graph whose backward could be checked)."""
+        outs = list(out) if isinstance(out, tuple | list) else [out]
+        bad = [k for k, o in enumerate(outs) if not isinstance(o, Tensor)]
+        if bad or not outs:
+            got = (f"a {type(out).__name__} holding {', '.join(type(o).__name__ for o in outs) or 'nothing'}"
+                   if isinstance(out, tuple | list) else "None" if out is None else f"a {type(out).__name__} value")
+            raise GateTypeError(f"gradcheck: {self.name} returned {got}; expected a Tensor, or a tuple of Tensors, "
+                                f"computed from its inputs with autograd_rnn operations (an ndarray, a number or None "
+                                f"has no graph whose gradient could be checked)")
+        return outs
 
     def record(self, arrays: list, checked: list):
         """Run forward once; return (outputs, vjp(u_list) -> list of grads for checked, saved)."""
@@ -185,8 +197,7 @@ class Subject:
 
             return outs, vjp, gate
         leaves = [Tensor(a, requires_grad=(i in checked)) if a.dtype.kind == "f" else a for i, a in enumerate(arrays)]
-        out_t = self.fn(*leaves)
-        out_t = list(out_t) if isinstance(out_t, tuple | list) else [out_t]
+        out_t = self._tensors(self.fn(*leaves))
         targets = [leaves[i] for i in checked]
 
         def vjp(us):

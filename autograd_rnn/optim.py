@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import ConfigError, GateInputError, GateTypeError
 from .graph import Tensor
 from .products import matmul
 
@@ -28,13 +29,14 @@ def _named(params: ParamsLike) -> dict[str, Tensor]:
     named: dict[str, Tensor] = {}
     for item in items:
         if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)):
-            raise TypeError(f"optimizer params: expected a dict name -> Parameter or (name, Parameter) pairs; "
+            raise GateTypeError(f"optimizer params: expected a dict name -> Parameter or (name, Parameter) pairs; "
                             f"got an item {item!r}")
         name, p = item
         if not isinstance(p, Tensor) or p.data.dtype.kind != "f":
-            raise TypeError(f"optimizer params: {name!r} is {type(p).__name__}; expected a floating-point Parameter")
+            raise GateTypeError(f"optimizer params: {name!r} is {type(p).__name__}; expected a floating-point "
+                                f"Parameter")
         if name in named:
-            raise ValueError(f"optimizer params: the name {name!r} appears twice")
+            raise ConfigError(f"optimizer params: the name {name!r} appears twice")
         named[name] = p
     return named
 
@@ -51,7 +53,7 @@ def _tensors(params) -> list[Tensor]:
 def _nonneg(**values: float) -> None:
     for name, value in values.items():
         if not (math.isfinite(value) and value >= 0.0):
-            raise ValueError(f"{name} must be a finite number >= 0; got {value!r}")
+            raise ConfigError(f"{name} must be a finite number >= 0; got {value!r}")
 
 
 class Optimizer:
@@ -59,7 +61,9 @@ class Optimizer:
 
     Subclasses list their hyperparameters in ``hyper_names``, their buffers in ``_buffer_kinds`` and implement
     ``_update(name, w, g, t)``: one in-place update of the array ``w`` given its gradient ``g`` at that
-    parameter's step ``t`` (1 on its first update).
+    parameter's step ``t`` (1 on its first update). ``row_sparse`` holds the names of the parameters that
+    declare a row-sparse gradient (``Parameter.row_sparse``: an embedding table, whose gradient is zero outside
+    the rows a batch looked up).
     """
 
     hyper_names: tuple[str, ...] = ()
@@ -69,6 +73,7 @@ class Optimizer:
         self._set_hyper(self._check_hyper({"lr": lr, **hyper}))
         self.step_count = 0
         self.param_steps = {name: 0 for name in self.params}
+        self.row_sparse = {name for name, p in self.params.items() if getattr(p, "row_sparse", False)}
         self.buffers = {key: np.zeros_like(self.params[key.split("/", 1)[1]].data) for key in self._buffer_keys()}
 
     # ----- hyperparameters and buffers ---------------------------------------------------------------------
@@ -76,19 +81,25 @@ class Optimizer:
         """Validate and normalize a hyperparameter dict (floats, bools, betas as a tuple); return it."""
         expected = {"lr", *self.hyper_names}
         if set(hyper) != expected:
-            raise ValueError(f"{type(self).__name__}: hyperparameters {sorted(hyper)}; expected {sorted(expected)}")
+            raise ConfigError(f"{type(self).__name__}: hyperparameters {sorted(hyper)}; expected {sorted(expected)}")
         out = {}
         for key, value in hyper.items():
-            if key == "betas":
-                b1, b2 = (float(b) for b in value)
-                if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
-                    raise ValueError(f"{type(self).__name__}: betas must be in [0, 1); got {value!r}")
-                out[key] = (b1, b2)
-            elif key == "nesterov":
-                out[key] = bool(value)
-            else:
-                out[key] = float(value)
-                _nonneg(**{key: out[key]})
+            try:
+                if key == "betas":
+                    b1, b2 = (float(b) for b in value)
+                    if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
+                        raise ConfigError(f"{type(self).__name__}: betas must be in [0, 1); got {value!r}")
+                    out[key] = (b1, b2)
+                elif key == "nesterov":
+                    out[key] = bool(value)
+                else:
+                    out[key] = float(value)
+                    _nonneg(**{key: out[key]})
+            except (TypeError, ValueError) as e:
+                if isinstance(e, ConfigError):
+                    raise
+                raise ConfigError(f"{type(self).__name__}: {key}={value!r}; expected "
+                                  f"{'two numbers in [0, 1)' if key == 'betas' else 'a number'}") from None
         return out
 
     def _set_hyper(self, hyper: dict) -> None:
@@ -115,7 +126,7 @@ class Optimizer:
             if p.grad is None:
                 continue
             if p.grad.shape != p.data.shape:
-                raise ValueError(f"{type(self).__name__}: {name!r} has a gradient of shape {p.grad.shape}; "
+                raise GateInputError(f"{type(self).__name__}: {name!r} has a gradient of shape {p.grad.shape}; "
                                  f"expected {p.data.shape}")
             self.param_steps[name] += 1
             self._update(name, p.data, p.grad, self.param_steps[name])
@@ -145,22 +156,22 @@ class Optimizer:
     def load_state_dict(self, state: dict) -> None:
         """Restore hyperparameters (``lr`` included), step counts and buffers saved by :meth:`state_dict`.
 
-        Raises ValueError, listing every difference, when the state belongs to another optimizer class or
+        Raises ConfigError, listing every difference, when the state belongs to another optimizer class or
         another set of parameters, or a buffer is missing, extra, or of the wrong shape or dtype.
         """
         name = type(self).__name__
         if not isinstance(state, Mapping) or set(state) != {"arrays", "meta"}:
-            raise ValueError(f"{name}.load_state_dict: expected a dict with keys 'arrays' and 'meta'")
+            raise ConfigError(f"{name}.load_state_dict: expected a dict with keys 'arrays' and 'meta'")
         meta, arrays = state["meta"], state["arrays"]
         keys = {"class", "hyperparameters", "step_count", "param_steps"}
         if not isinstance(meta, Mapping) or set(meta) != keys:
-            raise ValueError(f"{name}.load_state_dict: 'meta' must have exactly the keys {sorted(keys)}")
+            raise ConfigError(f"{name}.load_state_dict: 'meta' must have exactly the keys {sorted(keys)}")
         if meta["class"] != name:
-            raise ValueError(f"{name}.load_state_dict: the state was saved by {meta['class']}, not {name}")
+            raise ConfigError(f"{name}.load_state_dict: the state was saved by {meta['class']}, not {name}")
         try:
             hyper = self._check_hyper(dict(meta["hyperparameters"]))
         except (TypeError, ValueError) as e:
-            raise ValueError(f"{name}.load_state_dict: bad hyperparameters: {e}") from e
+            raise ConfigError(f"{name}.load_state_dict: bad hyperparameters: {e}") from e
         problems = []
         steps = meta["param_steps"]
         for label, names in (("missing", set(self.params) - set(steps)), ("extra", set(steps) - set(self.params))):
@@ -178,7 +189,7 @@ class Optimizer:
                     problems.append(f"buffer {key!r} is {got.dtype}{list(got.shape)}; "
                                     f"expected {want.dtype}{list(want.shape)}")
         if problems:
-            raise ValueError(f"{name}.load_state_dict: the state does not fit this optimizer:\n  - "
+            raise ConfigError(f"{name}.load_state_dict: the state does not fit this optimizer:\n  - "
                              + "\n  - ".join(problems))
         self._set_hyper(hyper)
         self.step_count = meta["step_count"]
@@ -198,6 +209,11 @@ class SGD(Optimizer):
         b = momentum * b + d                   (b starts at 0, so b = d on the first step, as in PyTorch)
         d = d + momentum * b   if nesterov  else  b   (when momentum > 0)
         w = w - lr * d
+
+    Plain SGD (no momentum, no weight decay) on a parameter that declares a row-sparse gradient
+    (``Parameter.row_sparse``, an embedding table) updates only the rows whose gradient is not all zero, when
+    they are fewer than a quarter of the rows: the same update (``w - lr * 0 == w`` exactly), without touching
+    the rest of the table.
     """
 
     hyper_names = ("momentum", "nesterov", "weight_decay")
@@ -209,7 +225,7 @@ class SGD(Optimizer):
     def _check_hyper(self, hyper: dict) -> dict:
         hyper = super()._check_hyper(hyper)
         if hyper["nesterov"] and hyper["momentum"] <= 0.0:
-            raise ValueError("SGD: nesterov=True needs momentum > 0")
+            raise ConfigError("SGD: nesterov=True needs momentum > 0")
         return hyper
 
     def _buffer_kinds(self, hyper: dict) -> tuple[str, ...]:
@@ -222,18 +238,12 @@ class SGD(Optimizer):
             buf *= self.momentum
             buf += g
             g = g + self.momentum * buf if self.nesterov else buf
-        elif g.ndim == 2 and g.shape[0] >= 64 and g.flags.c_contiguous and not _looks_dense(g):
-            rows = np.flatnonzero(np.bitwise_or.reduce(g.view(f"u{g.itemsize}"), axis=1))
-            if len(rows) * 4 < g.shape[0]:  # an embedding's gradient: update only the rows used
-                w[rows] -= self.lr * g[rows]  # (w - lr * 0 == w exactly, so this is the same update)
+        elif not self.weight_decay and name in self.row_sparse and g.ndim == 2 and g.flags.c_contiguous:
+            rows = np.flatnonzero(np.bitwise_or.reduce(g.view(f"u{g.itemsize}"), axis=1))  # rows not all +0.0
+            if len(rows) * 4 < g.shape[0]:
+                w[rows] -= self.lr * g[rows]
                 return
         w -= self.lr * g
-
-
-def _looks_dense(g: np.ndarray) -> bool:
-    """Whether at least 4 of 16 evenly spaced rows of ``g`` are nonzero: a dense gradient (an
-    output projection's) skips the scan for used rows that an embedding's gradient pays for."""
-    return int(g[:: max(1, g.shape[0] // 16)].any(axis=1).sum()) >= 4
 
 
 def _scaled_step(w: np.ndarray, g: np.ndarray, v: np.ndarray, lr: float, eps: float) -> None:
@@ -359,7 +369,7 @@ def clip_grad_norm(params, max_norm: float) -> float:
     is replaced by a new array of the same dtype: a gradient array shared by two parameters is scaled once.
     """
     if not max_norm > 0.0:
-        raise ValueError(f"clip_grad_norm: max_norm must be > 0; got {max_norm!r}")
+        raise ConfigError(f"clip_grad_norm: max_norm must be > 0; got {max_norm!r}")
     tensors = [p for p in _tensors(params) if p.grad is not None]
     total = 0.0
     for p in tensors:
@@ -377,7 +387,7 @@ def clip_grad_value(params, clip: float) -> None:
     """Clamp every gradient elementwise to ``[-clip, clip]`` (min-char-rnn / char-rnn style). NaN stays NaN.
     Each ``.grad`` is replaced by a new array of the same dtype."""
     if not clip > 0.0:
-        raise ValueError(f"clip_grad_value: clip must be > 0; got {clip!r}")
+        raise ConfigError(f"clip_grad_value: clip must be > 0; got {clip!r}")
     for p in _tensors(params):
         if p.grad is not None:
             p.grad = np.clip(p.grad, -float(clip), float(clip))
@@ -398,9 +408,9 @@ class Schedule:
     def load_state_dict(self, state: dict) -> None:
         expected = {"class", *self._fields}
         if not isinstance(state, Mapping) or set(state) != expected:
-            raise ValueError(f"{type(self).__name__}.load_state_dict: expected the keys {sorted(expected)}")
+            raise ConfigError(f"{type(self).__name__}.load_state_dict: expected the keys {sorted(expected)}")
         if state["class"] != type(self).__name__:
-            raise ValueError(f"{type(self).__name__}.load_state_dict: the state was saved by {state['class']}")
+            raise ConfigError(f"{type(self).__name__}.load_state_dict: the state was saved by {state['class']}")
         for key in self._fields:
             setattr(self, key, state[key])
 
@@ -414,7 +424,7 @@ class StepDecay(Schedule):
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float):
         super().__init__(optimizer)
         if not (isinstance(step_size, int) and step_size >= 1):
-            raise ValueError(f"StepDecay: step_size must be an int >= 1; got {step_size!r}")
+            raise ConfigError(f"StepDecay: step_size must be an int >= 1; got {step_size!r}")
         _nonneg(gamma=float(gamma))
         self.step_size, self.gamma, self.count = step_size, float(gamma), 0
 
@@ -437,7 +447,7 @@ class CosineDecay(Schedule):
     def __init__(self, optimizer: Optimizer, total_steps: int, min_lr: float = 0.0):
         super().__init__(optimizer)
         if not (isinstance(total_steps, int) and total_steps >= 1):
-            raise ValueError(f"CosineDecay: total_steps must be an int >= 1; got {total_steps!r}")
+            raise ConfigError(f"CosineDecay: total_steps must be an int >= 1; got {total_steps!r}")
         _nonneg(min_lr=float(min_lr))
         self.base_lr, self.min_lr, self.total_steps, self.count = float(optimizer.lr), float(min_lr), total_steps, 0
 
@@ -498,7 +508,7 @@ def make_optimizer(name: str, params: ParamsLike, lr: float | None = None,
     ``weight_decay`` None takes its default (0.01 for adamw, 0 otherwise).
     """
     if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+        raise ConfigError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
     cls, kwargs = OPTIMIZERS[name]
     kwargs = dict(kwargs)
     if lr is not None:
@@ -525,9 +535,9 @@ def make_schedule(spec: str | None, optimizer: Optimizer, total: int) -> Schedul
         except ValueError:
             size, gamma = 0, 0.0
         if size < 1 or not 0.0 < gamma <= 1.0:
-            raise ValueError(f"schedule {spec!r}; expected step:N,GAMMA with N >= 1 steps and 0 < GAMMA <= 1")
+            raise ConfigError(f"schedule {spec!r}; expected step:N,GAMMA with N >= 1 steps and 0 < GAMMA <= 1")
         return StepDecay(optimizer, size, gamma)
-    raise ValueError(f"schedule {spec!r}; expected one of {', '.join(SCHEDULES)}")
+    raise ConfigError(f"schedule {spec!r}; expected one of {', '.join(SCHEDULES)}")
 
 
 __all__ = [

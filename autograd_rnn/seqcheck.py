@@ -224,12 +224,12 @@ def gradcheck_sequence(seq, xs, state0=None, *, truncation: Truncation | str | N
         where = f"l{k}." if stack.layers > 1 else ""
         names += [f"{where}state0[{j}]" for j in range(stack.n_state)]
     names += stack.names
-    g_hs = grad_hs if grad_hs is not None else rng.uniform(-1, 1, (T, B, H)).astype(dtype)
+    g_hs = rng.uniform(-1, 1, (T, B, H)).astype(dtype) if grad_hs is None else _upstream(grad_hs, (T, B, H), "grad_hs")
     if grad_final is None:
         g_final = [tuple(rng.uniform(-1, 1, (B, c.hidden_size)).astype(dtype) for _ in range(stack.n_state))
                    for c in cells]
     else:
-        g_final = list(grad_final) if stack.layers > 1 else [tuple(grad_final)]
+        g_final = _final_upstream(grad_final, stack, B)
     label = (f"Sequence({type(cells[0]).__name__}, truncation={stack.policies[0]!r})" if stack.layers == 1 else
              f"Recurrent({type(cells[0]).__name__} x{stack.layers}, truncation={stack.policies[0]!r})")
     subject = _SequenceSubject(stack, g_hs, g_final, names, label)
@@ -242,6 +242,32 @@ def gradcheck_sequence(seq, xs, state0=None, *, truncation: Truncation | str | N
         if raise_exception:
             raise GradcheckError(str(report), report)
     return report
+
+
+def _upstream(g, shape: tuple, what: str) -> np.ndarray:
+    g = np.asarray(g.data if isinstance(g, Tensor) else g)
+    if g.shape != shape or g.dtype.kind not in "fiu":
+        raise GateInputError(f"gradcheck_sequence: {what} is {g.dtype} of shape {g.shape}; expected numbers of shape "
+                             f"{shape}")
+    return g
+
+
+def _final_upstream(grad_final, stack: _Stack, B: int) -> list:
+    """One tuple of upstream gradients per layer, each part (B, hidden_size), from what the caller gave: a
+    state's gradient (an array, or a tuple of n_state arrays), or one per layer for a Recurrent."""
+    per_layer = list(grad_final) if stack.layers > 1 and isinstance(grad_final, list | tuple) else [grad_final]
+    if len(per_layer) != stack.layers:
+        raise GateInputError(f"gradcheck_sequence: grad_final has {len(per_layer)} entries; expected one per layer "
+                             f"({stack.layers})")
+    out = []
+    for k, (layer, seq) in enumerate(zip(per_layer, stack.seqs)):
+        parts = tuple(layer) if isinstance(layer, tuple | list) else (layer,)
+        where = f"grad_final[{k}]" if stack.layers > 1 else "grad_final"
+        if len(parts) != stack.n_state:
+            raise GateInputError(f"gradcheck_sequence: {where} has {len(parts)} parts; expected one per part of the "
+                                 f"state ({stack.n_state})")
+        out.append(tuple(_upstream(p, (B, seq.cell.hidden_size), f"{where}[{j}]") for j, p in enumerate(parts)))
+    return out
 
 
 def _initial_states(stack: _Stack, state0, B: int) -> list:

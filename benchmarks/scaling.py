@@ -5,6 +5,7 @@ recomputation, memory O(T * batch * hidden) for one sequence and nothing kept ac
 Run: python benchmarks/scaling.py   (about a minute; prints ratios, asserts nothing)
 """
 
+import argparse
 import gc
 import time
 import tracemalloc
@@ -81,4 +82,6 @@ def main():
 
 
 if __name__ == "__main__":
+    # --help says what it measures, and runs nothing
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     main()

@@ -17,7 +17,7 @@ ROOT = pathlib.Path(autograd_rnn.__file__).resolve().parent
 
 # bottom to top; a module may import its own layer and the layers below (docs/architecture.md)
 LAYERS = [
-    ("base", ["errors", "init", "allocator", "threads", "products"]),
+    ("base", ["errors", "init", "allocator", "threads", "products", "atomic"]),
     ("gates", ["gates"]),
     ("graph", ["graph"]),
     ("nodes", ["nodes"]),

@@ -75,16 +75,23 @@ def test_missing_corpus_is_a_clear_error(tmp_path):
     assert result.returncode == 2 and "nope.txt" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_unknown_character_in_evaluate_is_a_clear_error(tmp_path):
+def test_unseen_characters_are_unk_by_default_and_a_clear_error_without_it(tmp_path):
     corpus = tmp_path / "c.txt"
     corpus.write_text("abcabcabc " * 50)
-    out = tmp_path / "run"
-    run("train", "--corpus", str(corpus), "--hidden", "8", "--batch", "2", "--seq-len", "8", "--steps", "2",
-        "--eval-every", "2", "--out", str(out), "--no-progress")
+    tiny = ["--corpus", str(corpus), "--hidden", "8", "--batch", "2", "--seq-len", "8", "--steps", "2",
+            "--eval-every", "2", "--no-progress"]
+    run("train", *tiny, "--out", str(tmp_path / "run"))
     other = tmp_path / "other.txt"
-    other.write_text("xyz")
-    result = run("evaluate", "--checkpoint", str(out / "last.npz"), "--corpus", str(other), check=False)
+    other.write_text("xyz abc")
+    result = run("evaluate", "--checkpoint", str(tmp_path / "run" / "last.npz"), "--corpus", str(other))
+    assert "(3 unknown to the vocabulary" in result.stdout and "bits per token" in result.stdout
+    sample = run("sample", "--checkpoint", str(tmp_path / "run" / "last.npz"), "--prime", "xyz", "--length", "5")
+    assert sample.stdout.startswith("xyz")
+    run("train", *tiny, "--out", str(tmp_path / "nounk"), "--no-unk")
+    result = run("evaluate", "--checkpoint", str(tmp_path / "nounk" / "last.npz"), "--corpus", str(other),
+                 check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr and "'x'" in result.stderr
+    assert "max_size" not in result.stderr and "<unk>" in result.stderr
 
 
 def test_default_corpus_main_job_starts(tmp_path):

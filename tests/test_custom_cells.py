@@ -1,6 +1,8 @@
 """Custom cells end to end: options stored and rebuilt, the cell checked before training, loaded
 only from code the user names, and the math a cell author needs."""
 
+import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -89,8 +91,9 @@ def small(corpus, out, **kw):
     return ar.TrainConfig(**base)
 
 
-def run_cli(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "autograd_rnn", *args], capture_output=True, text=True, cwd=cwd)
+def run_cli(*args, cwd=None, env=None):
+    return subprocess.run([sys.executable, "-m", "autograd_rnn", *args], capture_output=True, text=True, cwd=cwd,
+                          env=env)
 
 
 # ----- naming and loading cells ----------------------------------------------------------------------------------
@@ -113,8 +116,10 @@ def test_specs_parse_and_name_built_in_and_module_cells():
 
 def test_loading_needs_the_source_to_be_named(cells_file):
     spec = f"{cells_file}:Gated"
-    with pytest.raises(CellImportError, match=f"--allow-import {cells_file}"):
-        load_cell(spec)
+    with pytest.raises(CellImportError, match=re.escape(f"pass allow_import=[{str(cells_file)!r}]")):
+        load_cell(spec)  # from Python: the parameter; the command line names its flag
+    with pytest.raises(CellImportError, match=f"add --allow-import {cells_file}"):
+        load_cell(spec, flag="--allow-import")
     assert not allowed(spec, ["other.py", "mycells"])
     cls = load_cell(spec, [str(cells_file)])
     assert cls.__name__ == "Gated" and spec_of(cls) == spec
@@ -139,7 +144,7 @@ def test_built_in_and_custom_cells_declare_their_options(cells_file):
 def test_checkpoint_of_non_default_options_loads_back_equal(corpus, cells_file, tmp_path):
     Gated = load_cell(f"{cells_file}:Gated", [str(cells_file)])
     out = tmp_path / "g"
-    ar.train(small(corpus, out, steps=4, cell=Gated, cell_options={"act": "sigmoid", "scale": 0.5}))
+    ar.fit(small(corpus, out, steps=4, cell=Gated, cell_options={"act": "sigmoid", "scale": 0.5}))
     ck = ar.load_checkpoint(out / "last.npz")
     assert ck.config["model"]["cell"] == f"{cells_file}:Gated"
     assert ck.config["model"]["cell_options"] == {"act": "sigmoid", "scale": 0.5}
@@ -179,17 +184,17 @@ def test_options_that_cannot_be_rebuilt_fail_before_the_first_step(corpus, cells
     Hidden = load_cell(f"{cells_file}:Hidden", [str(cells_file)])
     out = tmp_path / "h"
     with pytest.raises(ConfigError, match=match):
-        ar.train(small(corpus, out, steps=4, cell=Hidden, cell_options=options, check_cell=False))
+        ar.fit(small(corpus, out, steps=4, cell=Hidden, cell_options=options, check_cell=False))
     assert not (out / "last.npz").exists()
 
 
 def test_an_option_json_cannot_hold_is_named_before_the_first_step(corpus, cells_file, tmp_path):
     Gated = load_cell(f"{cells_file}:Gated", [str(cells_file)])
     with pytest.raises(ConfigError, match=r"the cell option scale=.* cannot be stored in a checkpoint"):
-        ar.train(small(corpus, tmp_path / "j", steps=4, cell=Gated, cell_options={"scale": np.float32(0.5)},
+        ar.fit(small(corpus, tmp_path / "j", steps=4, cell=Gated, cell_options={"scale": np.float32(0.5)},
                        check_cell=False))
     with pytest.raises(ConfigError, match=r"the cell option scale=nan"):
-        ar.train(small(corpus, tmp_path / "k", steps=4, cell=Gated, cell_options={"scale": float("nan")},
+        ar.fit(small(corpus, tmp_path / "k", steps=4, cell=Gated, cell_options={"scale": float("nan")},
                        check_cell=False))
 
 
@@ -197,13 +202,13 @@ def test_an_option_json_cannot_hold_is_named_before_the_first_step(corpus, cells
 def test_a_wrong_backward_stops_training_with_the_checkers_report(corpus, cells_file, tmp_path):
     Wrong = load_cell(f"{cells_file}:Wrong", [str(cells_file)])
     with pytest.raises(CellCheckFailed) as info:
-        ar.train(small(corpus, tmp_path / "w", steps=4, cell=Wrong))
+        ar.fit(small(corpus, tmp_path / "w", steps=4, cell=Wrong))
     message = str(info.value)
     assert "fails its gradient check under Full()" in message and "W[" in message
     assert "single step's backward is wrong at t = [0, 1, 2, 3]" in message
     assert info.value.report.bad_steps == [0, 1, 2, 3]
     assert not (tmp_path / "w" / "last.npz").exists()
-    result = ar.train(small(corpus, tmp_path / "w2", steps=4, cell=Wrong, check_cell=False))
+    result = ar.fit(small(corpus, tmp_path / "w2", steps=4, cell=Wrong, check_cell=False))
     assert result.steps == 4
 
 
@@ -246,7 +251,7 @@ def test_a_module_cell_is_named_by_module_and_nothing_is_imported_by_default(cor
     env_path = str(cells_file.parent)
     code = (f"import sys; sys.path.insert(0, {env_path!r})\n"
             f"import autograd_rnn as ar, mycells\n"
-            f"ar.train(ar.TrainConfig(corpus={corpus!r}, cell=mycells.Gated, steps=2, eval_every=2, hidden=8, "
+            f"ar.fit(ar.TrainConfig(corpus={corpus!r}, cell=mycells.Gated, steps=2, eval_every=2, hidden=8, "
             f"embed=4, batch=2, seq_len=8, out={str(out)!r}, progress=False, plot=False))\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
@@ -259,7 +264,7 @@ def test_a_module_cell_is_named_by_module_and_nothing_is_imported_by_default(cor
              f"ar.model_from_checkpoint(ck, allow_import=['mycells'])\nprint('mycells' in sys.modules)\n")
     r = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.splitlines()[-2:] == ["False", "True"] and "--allow-import mycells" in r.stdout
+    assert r.stdout.splitlines()[-2:] == ["False", "True"] and "allow_import=['mycells']" in r.stdout
 
 
 def test_a_cell_defined_in_the_script_being_run_is_named_by_the_script_path(corpus, tmp_path):
@@ -267,7 +272,7 @@ def test_a_cell_defined_in_the_script_being_run_is_named_by_the_script_path(corp
     out = tmp_path / "s"
     script.write_text(CELLS_FILE + textwrap.dedent(f'''
         if __name__ == "__main__":
-            ar.train(ar.TrainConfig(corpus={corpus!r}, cell=Gated, steps=2, eval_every=2, hidden=8, embed=4,
+            ar.fit(ar.TrainConfig(corpus={corpus!r}, cell=Gated, steps=2, eval_every=2, hidden=8, embed=4,
                                     batch=2, seq_len=8, out={str(out)!r}, progress=False, plot=False))
             print("TRAINED")
     '''))
@@ -445,7 +450,7 @@ def test_a_cell_option_named_like_a_model_option_is_refused_before_training(corp
 
 
 def test_a_checkpoint_whose_cell_options_shadow_the_models_is_refused(corpus, tmp_path):
-    ar.train(small(corpus, tmp_path / "c", steps=2, cell="rnn", cell_options={"nonlinearity": "relu"}))
+    ar.fit(small(corpus, tmp_path / "c", steps=2, cell="rnn", cell_options={"nonlinearity": "relu"}))
     ck = ar.load_checkpoint(tmp_path / "c" / "last.npz")
     assert ar.model_from_checkpoint(ck)[0].rnn.sequences()[0].cell.nonlinearity == "relu"
     ck.config["model"]["cell_options"] = {"hidden_size": 3}
@@ -459,3 +464,105 @@ def test_the_command_line_names_an_option_the_cell_does_not_take(corpus, tmp_pat
     assert r.returncode == 2 and r.stderr.strip() == ("error: LSTMLayer: no cell option 'nonlinearity'; its options "
                                                       "are none (input and hidden sizes, dtype and rng are set by "
                                                       "the model)"), r.stderr
+
+
+# ----- the user's own mistakes are named as theirs -----------------------------------------------------------------
+HEAD = "import sys\nimport numpy as np\nimport autograd_rnn as ar\nfrom autograd_rnn.nodes import Cell\n"
+GOOD_INIT = ("    def __init__(self, input_size, hidden_size, dtype=np.float64, rng=None):\n"
+             "        super().__init__(input_size, hidden_size, dtype)\n"
+             "        self.parameter('W', ar.init.xavier_uniform((hidden_size, input_size), rng=ar.as_rng(rng)))\n")
+GOOD_STEP = "    def step(self, x, h):\n        return (x @ self.W.T + h).tanh()\n"
+MISTAKES = {  # name: (the file's text after HEAD, what the one-line error must say)
+    "no rng=": ("class C(Cell):\n" + GOOD_INIT.replace(", rng=None", "").replace("rng=ar.as_rng(rng)", "rng=0")
+                + GOOD_STEP, ["takes no rng=", "mycell.py:5", "rng=..."]),
+    "no dtype=": ("class C(Cell):\n" + GOOD_INIT.replace("dtype=np.float64, ", "").replace(", dtype)", ")")
+                  + GOOD_STEP, ["takes no dtype=", "mycell.py:5"]),
+    "constructor raises": ("class C(Cell):\n" + GOOD_INIT + "        raise RuntimeError('broken on purpose')\n"
+                           + GOOD_STEP, ["RuntimeError: broken on purpose", "mycell.py:9, in __init__",
+                                         "constructor takes (input_size, hidden_size"]),
+    "step raises": ("class C(Cell):\n" + GOOD_INIT + "    def step(self, x, h):\n        return h[0, 0, 0]\n",
+                    ["mycell.py:10, in step", "step(x, state) takes x (batch, input_size)"]),
+    "step breaks python": ("class C(Cell):\n" + GOOD_INIT + "    def step(self, x, h):\n        return 1 / 0\n",
+                           ["ZeroDivisionError", "mycell.py:10, in step"]),
+    "step returns an array": ("class C(Cell):\n" + GOOD_INIT + "    def step(self, x, h):\n        return h.data\n",
+                              ["its step returned a ndarray", "must return one Tensor"]),
+    "step gives NaN": ("class C(Cell):\n" + GOOD_INIT + "    def step(self, x, h):\n"
+                       "        return (x @ self.W.T + h) * float('nan')\n", ["NaN or infinity", "mycell.py:5"]),
+    "SyntaxError": ("def broken(:\n    pass\n", ["mycell.py:5: SyntaxError", "must import without errors"]),
+    "raises on import": ("raise ImportError('no such helper')\n", ["mycell.py:5: ImportError: no such helper"]),
+    "sys.exit on import": ("sys.exit(0)\n", ["mycell.py:5: called sys.exit(0)", "without exiting"]),
+}
+
+
+@pytest.mark.parametrize("mistake", list(MISTAKES))
+def test_a_mistake_in_a_cells_own_code_is_a_one_line_error_naming_the_file_and_line(mistake, corpus, tmp_path):
+    source, says = MISTAKES[mistake]
+    (tmp_path / "mycell.py").write_text(HEAD + source)
+    with pytest.raises(ConfigError) as e:
+        ar.fit(small(corpus, tmp_path / "o", steps=2, cell=f"{tmp_path / 'mycell.py'}:C"))
+    message = str(e.value)
+    assert isinstance(e.value, ar.errors.CellError) and "\n" not in message, message
+    missing = [s for s in says if s not in message]
+    assert not missing, f"{missing} not in: {message}"
+    assert "config() misses" not in message and "a bug in autograd_rnn" not in message
+
+
+@pytest.mark.parametrize("mistake", ["step raises", "sys.exit on import", "no rng="])
+def test_the_command_line_says_a_cells_mistake_in_one_line_with_exit_2(mistake, corpus, tmp_path):
+    source, says = MISTAKES[mistake]
+    (tmp_path / "mycell.py").write_text(HEAD + source)
+    r = run_cli("train", "--corpus", corpus, "--cell", "mycell.py:C", "--steps", "2", "--hidden", "8",
+                "--no-progress", "--no-plot", cwd=tmp_path)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and "Traceback" not in r.stderr and lines[-1].startswith("error: "), r.stderr
+    assert [line for line in lines if line.startswith("error: ")] == [lines[-1]] and says[0] in lines[-1]
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
+
+
+def test_module_specs_and_odd_names_are_one_line_errors(corpus, tmp_path):
+    (tmp_path / "exits.py").write_text(HEAD + "sys.exit(3)\n")
+    (tmp_path / "noext").write_text(HEAD + "class C(Cell):\n" + GOOD_INIT + GOOD_STEP)
+    cases = {"exits:C": "called sys.exit(3)", "noext:C": "noext is a file here: name it by its path, ./noext:C",
+             "nosuchmodule:C": "no module named 'nosuchmodule'"}
+    for spec, says in cases.items():
+        r = run_cli("train", "--corpus", corpus, "--cell", spec, "--steps", "2", "--hidden", "8", "--no-progress",
+                    cwd=tmp_path)
+        assert r.returncode == 2 and says in r.stderr and len(r.stderr.strip().splitlines()) == 1, (spec, r.stderr)
+    r = run_cli("train", "--corpus", corpus, "--cell", "./noext:C", "--steps", "2", "--hidden", "8", "--embed", "4",
+                "--batch", "2", "--seq-len", "8", "--no-progress", "--no-plot", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr  # a Python file named by its path loads whatever its extension
+
+
+def test_an_option_named_like_a_size_is_refused_for_a_cell_taking_any_option(corpus, tmp_path):
+    r = run_cli("train", "--corpus", corpus, "--cell", f"{__file__}:Open", "--cell-option", "input_size=3",
+                "--steps", "2", "--no-progress", cwd=tmp_path)
+    assert r.returncode == 2 and "no cell option 'input_size'" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_a_cell_file_imports_a_helper_next_to_it_and_the_check_says_it_passed(corpus, tmp_path):
+    folder = tmp_path / "cells"
+    folder.mkdir()
+    (folder / "myhelper.py").write_text("def act(t):\n    return t.tanh()\n")
+    (folder / "mycell.py").write_text(HEAD + "from myhelper import act\nclass C(Cell):\n    static_step = True\n"
+                                      + GOOD_INIT + "    def step(self, x, h):\n        return act(x @ self.W.T + h)\n")
+    path_before = list(sys.path)
+    r = run_cli("train", "--corpus", corpus, "--cell", str(folder / "mycell.py:C"), "--steps", "2", "--hidden", "8",
+                "--embed", "4", "--batch", "2", "--seq-len", "8", "--no-progress", "--no-plot", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "gradient check passed: C's backward agrees with finite differences" in r.stderr
+    load_cell(f"{folder / 'mycell.py'}:C", [str(folder / "mycell.py")])
+    assert sys.path == path_before  # the folder is on the path only while the file is imported
+
+
+def test_a_step_failing_while_sampling_or_evaluating_names_the_cell(corpus, tmp_path):
+    (tmp_path / "mycell.py").write_text(HEAD + "import os\nclass C(Cell):\n" + GOOD_INIT
+                                        + "    def step(self, x, h):\n        if os.environ.get('BREAK_STEP'):\n"
+                                          "            raise KeyError('broken now')\n"
+                                          "        return (x @ self.W.T + h).tanh()\n")
+    assert run_cli("train", "--corpus", corpus, "--cell", "mycell.py:C", "--steps", "2", "--hidden", "8",
+                   "--no-progress", "--no-plot", "--out", "o", cwd=tmp_path).returncode == 0
+    for verb in (["sample", "--length", "5"], ["evaluate", "--corpus", corpus]):
+        r = run_cli(*verb, "--checkpoint", "o/last.npz", "--allow-import", "mycell.py", cwd=tmp_path,
+                    env={**os.environ, "BREAK_STEP": "1"})
+        assert r.returncode == 2 and "KeyError: 'broken now'" in r.stderr and "mycell.py:12, in step" in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr

@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from autograd_rnn import data
 from autograd_rnn.data import (
     DataError,
     LineBatches,
@@ -26,6 +25,7 @@ from autograd_rnn.data import (
     tokenize_words,
     unigram_entropy,
 )
+from autograd_rnn.data import corpus as data
 
 # ------------------------------------------------------------------------------------------------
 # tokenize_words
@@ -57,7 +57,20 @@ def test_char_vocab_max_size_truncates_and_adds_unk():
     v = Vocabulary.build("bbaaacd", "char", max_size=3)  # <unk> + the two most frequent, sorted
     assert v.tokens == ["<unk>", "a", "b"]
     assert v.encode("abcz").tolist() == [1, 2, 0, 0]
-    assert Vocabulary.build("bbaaacd", "char", max_size=4).unk_id is None  # nothing dropped: no <unk>
+    # a cap gives <unk> even where it drops nothing, so that unseen characters can be encoded
+    assert Vocabulary.build("bbaaacd", "char", max_size=5).tokens == ["<unk>", "a", "b", "c", "d"]
+
+
+def test_unk_on_request_at_both_levels_and_the_unknown_count():
+    assert Vocabulary.build("bbaaacd", "char").unk_id is None
+    v = Vocabulary.build("bbaaacd", "char", unk=True)
+    assert v.tokens == ["<unk>", "a", "b", "c", "d"]
+    ids = v.encode("abzzé")
+    assert ids.tolist() == [1, 2, 0, 0, 0] and v.unknown(ids) == 3
+    w = Vocabulary.build("the cat", "word", unk=True, sentence_markers=True)
+    assert w.tokens == ["<pad>", "<unk>", "<s>", "</s>", "the", "cat"]
+    assert w.unknown(w.encode("the dog and the cat")) == 2
+    assert Vocabulary.build("abc", "char").unknown(np.array([0, 1])) == 0  # no <unk>: nothing is unknown
 
 
 def test_word_vocab_max_size_most_frequent_ties_by_first_occurrence():

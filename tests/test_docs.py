@@ -46,3 +46,27 @@ def test_every_builtin_gate_has_a_section_in_gates_md():
     missing = [name for name in gates.__all__ if name != "Gate"
                and not re.search(rf"^#{{2,3}} .*\b{name}\b|\*\*{name}\b", text, re.M)]
     assert not missing, f"gates without a section in docs/gates.md: {missing}"
+
+
+def test_every_test_reliability_md_names_exists():
+    """docs/reliability.md says which tests hold each promise: each file and test it names is there."""
+    text = (ROOT / "docs" / "reliability.md").read_text()
+    defined = {}
+    for path in (ROOT / "tests").glob("test_*.py"):
+        defined[path.name] = set(re.findall(r"^def (test_\w+)", path.read_text(), re.M))
+    everywhere = set().union(*defined.values())
+    missing = []
+    for ref in re.findall(r"`([^`]*test_[^`]*)`", text):
+        file, _, name = ref.partition("::")
+        file = file.removeprefix("tests/")
+        if "*" in file:  # a family of files
+            continue
+        if file.endswith(".py") and file not in defined:
+            missing.append(ref)
+        for wanted in filter(None, [name] if file.endswith(".py") else [file]):
+            pool = defined.get(file, everywhere)
+            if wanted.endswith("*") and not any(t.startswith(wanted[:-1]) for t in pool):
+                missing.append(ref)
+            elif not wanted.endswith("*") and wanted not in pool:
+                missing.append(ref)
+    assert not missing, missing

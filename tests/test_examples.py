@@ -102,6 +102,38 @@ def test_to_pytorch_example_exports_trains_there_and_samples_back(torch, sentenc
         load("to_pytorch").main([sentences, "--out", str(out)])
 
 
+def test_word_lm_examples_settings_get_below_the_unigram_baseline(sentences, tmp_path, capsys):
+    """The example's defaults (SGD at the learning rate for a mean loss, LookBack(4), halving) learn:
+    a small model on the test sentences passes the unigram baseline within a few epochs."""
+    word_lm = load("word_lm")
+    word_lm.main([sentences, "--epochs", "4", "--batch", "8", "--hidden", "32", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "below the unigram baseline" in out and "not yet" not in out, out
+
+
+@pytest.mark.parametrize("name", ["char_lm", "word_lm"])
+def test_language_model_examples_default_to_the_built_in_corpus_and_say_a_missing_file_in_one_line(name, tmp_path):
+    assert load(name).config().corpus is None  # no file: the built-in corpus
+    result = subprocess.run([sys.executable, str(EXAMPLES / f"{name}.py"), str(tmp_path / "missing.txt")],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [f"error: corpus file {str(tmp_path / 'missing.txt')!r} does not "
+                                                  f"exist; expected a UTF-8 text file"]
+
+
+def test_char_lm_example_trains_on_the_built_in_corpus_without_a_file(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    load("char_lm").main(["--steps", "2", "--hidden", "8"])
+    assert len(capsys.readouterr().out) > 0
+    assert (tmp_path / "runs" / "latest" / "last.npz").exists()
+
+
+def test_the_scaling_benchmarks_help_runs_nothing():
+    result = subprocess.run([sys.executable, str(EXAMPLES.parent / "benchmarks" / "scaling.py"), "--help"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "How cost grows" in result.stdout and "LSTM, batch 32" not in result.stdout
+
+
 # ----- custom cells from the command line -----------------------------------------------------------------------
 SHAKESPEARE = EXAMPLES.parents[1] / "shared" / "data" / "tinyshakespeare.txt"
 

@@ -969,3 +969,78 @@ def test_no_grad_in_one_thread_does_not_stop_another_thread_recording():
     thread.join(10)
     assert seen["enabled"] is True and seen["grad"] is not None and np.array_equal(seen["grad"], [6.0])
     assert ar.is_grad_enabled()
+
+
+@SLOW
+@given(kind=st.sampled_from(["no_grad", "enable_grad"]), n=st.integers(0, 4),
+       actions=st.lists(st.sampled_from(["next", "send", "throw", "close"]), max_size=6),
+       outer=st.booleans(), via=st.sampled_from(["plain", "yield from"]))
+@example(kind="no_grad", n=3, actions=["next", "throw", "send"], outer=True, via="plain")
+def test_grad_mode_decorators_on_generators_hold_in_the_body_and_only_there(kind, n, actions, outer, via):
+    """Each stretch of the generator's body runs in the decorator's mode, whatever its caller's mode and
+    however it is resumed (next, send, throw, close, or delegated to by ``yield from``); the caller, between
+    two values and after the generator ends, is in its own mode."""
+    decorator = getattr(ar, kind)
+    inside = kind == "enable_grad"
+    seen = []
+
+    @decorator()
+    def body(count):
+        try:
+            for i in range(count):
+                try:
+                    seen.append(ar.is_grad_enabled())
+                    yield i
+                except ValueError:
+                    seen.append(ar.is_grad_enabled())
+        finally:
+            seen.append(ar.is_grad_enabled())
+        return "end"
+
+    def delegate(count):
+        return (yield from body(count))
+
+    with contextlib.ExitStack() as stack:
+        if outer:
+            stack.enter_context(ar.no_grad() if inside else ar.enable_grad())
+        caller = ar.is_grad_enabled()
+        gen = body(n) if via == "plain" else delegate(n)
+        for action in actions:
+            try:
+                if action == "next":
+                    next(gen)
+                elif action == "send":
+                    gen.send(None)
+                elif action == "throw":
+                    gen.throw(ValueError("resume with an error"))
+                else:
+                    gen.close()
+            except (StopIteration, ValueError, RuntimeError):
+                pass
+            assert ar.is_grad_enabled() == caller, f"{kind}: the caller's mode changed after {action}"
+        gen.close()
+        assert ar.is_grad_enabled() == caller
+    assert all(mode == inside for mode in seen), f"{kind}: the body saw the modes {seen}"
+    assert ar.is_grad_enabled()
+
+
+@FAST
+@given(logits=hnp.arrays(np.float64, st.integers(1, 6), elements=st.one_of(
+           st.floats(-1e308, 1e308), st.sampled_from([0.0, 1e308, -1e308, 3.0]))),
+       temperature=st.one_of(st.floats(5e-324, 1e-290), st.floats(1e-3, 1e3), st.floats(1e290, 1.7e308)),
+       top_k=st.one_of(st.none(), st.integers(1, 8)), seed=st.integers(0, 3))
+@example(logits=np.array([0.0, 3.0, 3.0, -1.0]), temperature=1e-310, top_k=3, seed=0)
+@example(logits=np.array([1e308, -1e308, 1e308]), temperature=1e308, top_k=None, seed=0)
+def test_sampling_with_extreme_logits_and_temperatures_draws_a_valid_token(logits, temperature, top_k, seed):
+    """A draw is always a token among the top_k; at a vanishing temperature it is one of the largest logits
+    (greedy), never the last token by default because of a NaN."""
+    from autograd_rnn.models.sampling import _draw
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow or invalid-value warning on the way
+        token = _draw(logits, temperature, top_k, np.random.default_rng(seed))
+    assert 0 <= token < logits.size
+    kept = np.sort(logits)[-min(top_k or logits.size, logits.size)]
+    assert logits[token] >= kept, f"token {token} ({logits[token]}) is outside the top {top_k} of {logits}"
+    if temperature < 1e-290:
+        assert logits[token] == logits.max(), f"T={temperature}: token {token} of {logits} is not greedy"

@@ -67,7 +67,7 @@ def trained(tmp_path_factory) -> Path:
     words = "one two three four five six seven eight nine ten".split()
     text = "\n".join(" ".join(words[(i * j) % len(words)] for j in range(9)) for i in range(80))
     (d / "corpus.txt").write_text(text, encoding="utf-8")
-    ar.train(ar.TrainConfig(corpus=str(d / "corpus.txt"), hidden=4, embed=2, batch=2, seq_len=4, steps=2,
+    ar.fit(ar.TrainConfig(corpus=str(d / "corpus.txt"), hidden=4, embed=2, batch=2, seq_len=4, steps=2,
                             eval_every=2, progress=False, plot=False, out=str(d / "run")))
     path = d / "run" / "last.npz"
     assert path.exists()

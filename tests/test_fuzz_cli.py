@@ -15,6 +15,7 @@ import os
 import random
 import re
 import resource
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -332,3 +333,137 @@ def test_divergence_without_validation_or_samples_is_still_never_saved(work, lr)
     r = run_cli(args, cwd)
     assert_documented(r, (0, 3))
     check_divergence_outcome(r, out, work)
+
+
+# ----- links and special files where a run writes, and as its corpus (hypothesis) -----------------------------------
+PLANTED_NAMES = [".lock", "last.npz", "best.npz", "history.json", "loss_curve.png", f".history.json.{0}.tmp",
+                 ".last.npz.0.tmp"]
+PLANTED_KINDS = ["link to a file outside", "dangling link", "link to a folder", "fifo", "folder"]
+
+
+def plant(folder: Path, name: str, kind: str, victim: Path) -> None:
+    path = folder / name
+    if kind == "link to a file outside":
+        path.symlink_to(victim)
+    elif kind == "dangling link":
+        path.symlink_to(folder / "nowhere")
+    elif kind == "link to a folder":
+        path.symlink_to(victim.parent)
+    elif kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.mkdir()
+
+
+@settings(CLI, max_examples=4)
+@given(planted=st.lists(st.tuples(st.sampled_from(PLANTED_NAMES), st.sampled_from(PLANTED_KINDS)), min_size=1,
+                        max_size=3, unique_by=lambda t: t[0]),
+       resume=st.booleans())
+def test_links_and_special_files_in_the_out_folder_are_never_followed_nor_waited_on(work, planted, resume):
+    """Whatever sits where a run writes, the run finishes or refuses in one line, quickly; no file outside the
+    folder changes, and no temporary file of ours is left."""
+    cwd = fresh(work)
+    out = cwd / "out"
+    victim = cwd / "victim.txt"
+    cwd.mkdir(parents=True)
+    victim.write_text("precious")
+    if resume:
+        shutil.copytree(work / "trained", out)  # the fixture's run, on the same corpus and settings
+    else:
+        out.mkdir()
+    for name, kind in planted:
+        if os.path.lexists(out / name):
+            (out / name).unlink()
+        plant(out, name, kind, victim)
+    r = run_cli(_train_args(["--steps", "4", *(["--resume"] if resume else [])], work, out), cwd)
+    assert_documented(r, (0, 2))
+    assert victim.read_text() == "precious", f"a file outside --out was written through a link: {r}"
+    ours = [p.name for p in out.iterdir() if p.name.endswith(".tmp") and p.is_file() and not p.is_symlink()
+            and p.name not in PLANTED_NAMES]
+    assert not ours, f"temporary files left behind: {ours}: {r}"
+
+
+CORPUS_KINDS = ["fifo", "link to /dev/zero", "link to /dev/null", "link to a folder", "dangling link",
+                "link to a good corpus", "sparse file above the limit", "empty file"]
+
+
+@settings(CLI, max_examples=4)
+@given(kind=st.sampled_from(CORPUS_KINDS), verb=st.sampled_from(["train", "evaluate"]))
+def test_a_corpus_that_is_a_link_or_a_special_file_is_read_with_bounds_or_refused_at_once(work, kind, verb):
+    cwd = fresh(work)
+    cwd.mkdir(parents=True)
+    path = cwd / "corpus.txt"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "sparse file above the limit":
+        with open(path, "wb") as f:
+            f.truncate(100_000_001)
+    elif kind == "empty file":
+        path.write_bytes(b"")
+    else:
+        target = {"link to /dev/zero": "/dev/zero", "link to /dev/null": "/dev/null", "link to a folder": str(cwd),
+                  "dangling link": str(cwd / "nowhere"), "link to a good corpus": str(work / "small.txt")}[kind]
+        path.symlink_to(target)
+    if verb == "train":
+        r = run_cli(_train_args(["--corpus", str(path)], work, cwd / "out"), cwd)
+    else:
+        r = run_cli(["evaluate", "--checkpoint", str(work / "trained" / "last.npz"), "--corpus", str(path)], cwd)
+    assert_documented(r, (0,) if kind == "link to a good corpus" else (2,))
+    if r.rc == 2:
+        assert "corpus" in r.err and "--hidden" not in r.err, r
+
+
+# ----- the user's own code failing at import, construction and step (hypothesis) ----------------------------------
+FAILURES = {
+    "raise ValueError": "raise ValueError('bad value')",
+    "raise TypeError": "raise TypeError('bad type')",
+    "raise KeyError": "raise KeyError('k')",
+    "raise RuntimeError": "raise RuntimeError('boom')",
+    "raise an exception of its own": "raise type('MyError', (Exception,), {})('mine')",
+    "divide by zero": "1 / 0",
+    "sys.exit(0)": "sys.exit(0)",
+    "sys.exit(5)": "sys.exit(5)",
+    "an assertion": "assert False, 'not ready'",
+    "a NameError": "undefined_name",
+    "misuse an operation": "ar.Tensor(np.ones((2, 3))) @ ar.Tensor(np.ones((2, 3)))",
+}
+STEP_RESULTS = {  # a step that returns something other than the new state
+    "None": "None",
+    "an ndarray": "h.data",
+    "a tuple": "(h, h)",
+    "a wrong shape": "ar.Tensor(np.zeros((1, 1)))",
+    "NaN": "h * float('nan')",
+    "infinity": "h + float('inf')",
+}
+
+
+def cell_source(where: str, failure: str) -> str:
+    code = FAILURES.get(failure, "pass")
+    at_import = f"{code}\n" if where == "import" else ""
+    in_init = f"        {code}\n" if where == "constructor" else ""
+    good = "        return (x @ self.W.T + h).tanh()"
+    step = (f"        {code}\n        return h" if where == "step" and failure in FAILURES else
+            f"        return {STEP_RESULTS[failure]}" if where == "step" else good)
+    return ("import sys\nimport numpy as np\nimport autograd_rnn as ar\nfrom autograd_rnn.nodes import Cell\n"
+            f"{at_import}class C(Cell):\n"
+            "    def __init__(self, input_size, hidden_size, dtype=np.float64, rng=None):\n"
+            "        super().__init__(input_size, hidden_size, dtype)\n"
+            "        self.parameter('W', ar.init.xavier_uniform((hidden_size, input_size), rng=ar.as_rng(rng)))\n"
+            f"{in_init}    def step(self, x, h):\n{step}\n")
+
+
+@settings(CLI, max_examples=5)
+@given(case=st.one_of(st.tuples(st.sampled_from(["import", "constructor", "step"]), st.sampled_from(sorted(FAILURES))),
+                      st.tuples(st.just("step"), st.sampled_from(sorted(STEP_RESULTS)))),
+       check=st.booleans())
+def test_a_custom_cell_failing_in_its_own_code_is_one_line_naming_its_file(work, case, check):
+    """Never exit 70 ("a bug in autograd_rnn"), never exit 0 with nothing done: exit 2, one line, naming the
+    cell's file, whether or not the gradient check runs first."""
+    where, failure = case
+    cwd = fresh(work)
+    cwd.mkdir(parents=True)
+    (cwd / "mycell.py").write_text(cell_source(where, failure))
+    r = run_cli(_train_args(["--cell", "mycell.py:C", *([] if check else ["--no-check-cell"])], work, cwd / "out"),
+                cwd)
+    assert_documented(r, (2,))
+    assert "mycell.py" in r.err, f"the error does not name the cell's file: {r}"

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 import autograd_rnn as ar
 from autograd_rnn import Recurrent
+from autograd_rnn.errors import ConfigError
 from autograd_rnn.nodes import Embedding, GRULayer, Linear, LSTMLayer, Node, RNNLayer
 
 CELLS = [RNNLayer, LSTMLayer, GRULayer]
@@ -71,7 +72,7 @@ def test_node_subclass_must_call_init():
         def __init__(self):
             self.w = 1
 
-    with pytest.raises(AttributeError, match="super"):
+    with pytest.raises(ConfigError, match="super"):
         Broken()
 
 

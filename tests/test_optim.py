@@ -505,3 +505,25 @@ def test_make_optimizer_unknown_name_lists_choices():
         make_optimizer("adamax", make_params())
     for choice in ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"):
         assert choice in str(info.value)
+
+
+def test_sgd_updates_only_the_rows_a_row_sparse_gradient_uses_and_equals_the_dense_update():
+    from autograd_rnn.nodes import Embedding, Linear
+
+    assert Embedding(10, 3).weight.row_sparse and not Linear(3, 10).weight.row_sparse
+    rng = np.random.default_rng(0)
+    for used, decay in [(np.array([3, 70]), 0.0), (np.arange(0, 200, 2), 0.0), (np.array([5]), 0.1)]:
+        table = Embedding(200, 4, rng=1).weight
+        dense = Parameter(table.data.copy())
+        g = np.zeros_like(table.data)
+        g[used] = rng.normal(size=(len(used), 4))
+        g[used[0], :3] = 0.0  # a used row is any row with a nonzero element
+        g[7] = -0.0  # a row of negative zeros is "used" and changes nothing
+        table.grad, dense.grad = g.copy(), g.copy()
+        before = table.data.copy()
+        SGD({"t": table}, lr=0.5, weight_decay=decay).step()
+        SGD({"t": dense}, lr=0.5, weight_decay=decay).step()
+        np.testing.assert_array_equal(table.data, dense.data)
+        if not decay:
+            unused = np.setdiff1d(np.arange(200), used)
+            np.testing.assert_array_equal(table.data[unused], before[unused])

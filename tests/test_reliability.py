@@ -18,7 +18,20 @@ from autograd_rnn import checkpoint as ckpt
 from autograd_rnn.errors import AutogradRNNError, CheckpointError, ConfigError, TrainingDiverged
 from autograd_rnn.nodes import GRULayer, Linear, LSTMLayer, RNNLayer
 from autograd_rnn.train import Run
+from autograd_rnn.train.lock import OutLock
 from autograd_rnn.train.schema import check_training
+
+
+def blow_up(monkeypatch, lr=1e39):
+    """A resumed run continues with learning rate ``lr``: the next steps diverge (a resumed run takes
+    every setting from its checkpoint, so the command line cannot ask for this)."""
+    restore = Run._restore
+
+    def restore_then_raise_the_lr(self, ck):
+        restore(self, ck)
+        self.optimizer.lr = lr
+
+    monkeypatch.setattr(Run, "_restore", restore_then_raise_the_lr)
 
 
 def small(corpus, out, **kw):
@@ -44,13 +57,13 @@ def one_error_line(result, code=2):
 # ----- divergence ---------------------------------------------------------------------------------------------------
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the run is made to overflow on purpose
 @pytest.mark.parametrize("eval_every", [1, 1000])
-def test_divergence_is_never_saved_and_names_the_last_good_checkpoint(corpus, tmp_path, eval_every):
+def test_divergence_is_never_saved_and_names_the_last_good_checkpoint(corpus, tmp_path, eval_every, monkeypatch):
     out = tmp_path / "d"
-    ar.train(small(corpus, out, steps=2, eval_every=2))
+    ar.fit(small(corpus, out, steps=2, eval_every=eval_every, optimizer="sgd", clip=None, batch=1, seq_len=4))
     good = ar.load_checkpoint(out / "last.npz")
+    blow_up(monkeypatch)
     with pytest.raises(TrainingDiverged) as e:
-        ar.train(small(corpus, out, steps=6, eval_every=eval_every, optimizer="sgd", lr=1e39, clip=None, batch=1,
-                       seq_len=4))
+        ar.fit(small(corpus, out, steps=6, resume=True))
     assert "last good checkpoint" in str(e.value) and str(out / "last.npz") in str(e.value)
     after = ar.load_checkpoint(out / "last.npz")
     for k in good.model:
@@ -83,7 +96,7 @@ def test_divergence_from_the_command_line_exits_3_and_sample_never_reads_inf(cor
 
 def test_sample_and_evaluate_refuse_non_finite_weights(corpus, tmp_path):
     out = tmp_path / "n"
-    ar.train(small(corpus, out, steps=2))
+    ar.fit(small(corpus, out, steps=2))
     ck = ar.load_checkpoint(out / "last.npz")
     name = next(iter(ck.model))
     for bad in (np.nan, np.inf):
@@ -236,12 +249,15 @@ def test_a_second_run_into_a_busy_out_folder_is_refused(corpus, tmp_path):
         second = cli("train", "--corpus", corpus, "--steps", "2", "--out", str(out), "--no-progress", "--no-plot")
         assert "is in use by another run (pid" in one_error_line(second)
         with pytest.raises(ConfigError, match="in use by another run"):
-            ar.train(small(corpus, out, steps=2))
+            ar.fit(small(corpus, out, steps=2))
     finally:
         first.send_signal(signal.SIGINT)
         first.wait(30)
     assert first.returncode == 130
-    assert ar.train(small(corpus, out, steps=2)).steps == 2  # free again once the first run ended
+    with OutLock(out):  # free again once the first run ended
+        pass
+    with pytest.raises(ConfigError, match="already holds a run"):  # which is kept whole
+        ar.fit(small(corpus, out, steps=2))
 
 
 def test_a_killed_run_leaves_no_stale_lock(corpus, tmp_path):
@@ -255,27 +271,27 @@ def test_a_killed_run_leaves_no_stale_lock(corpus, tmp_path):
         time.sleep(0.05)
     p.kill()
     p.wait()
-    assert ar.train(small(corpus, out, steps=2)).steps == 2
+    assert ar.fit(small(corpus, out, steps=2)).steps == 2
 
 
 def test_a_corpus_whose_name_is_not_utf8_trains_and_checkpoints(corpus, tmp_path):
     name = os.fsdecode(b"corpus-\xff.txt")
     path = tmp_path / name
     path.write_bytes(open(corpus, "rb").read())
-    result = ar.train(small(str(path), tmp_path / "u", steps=2))
+    result = ar.fit(small(str(path), tmp_path / "u", steps=2))
     ck = ar.load_checkpoint(tmp_path / "u" / "last.npz")
     assert result.steps == 2 and os.fsencode(ck.config["train"]["corpus"]).endswith(b"corpus-\xff.txt")
 
 
 def test_resume_with_another_corpus_than_the_built_in_one_is_refused(corpus, tmp_path):
     out = tmp_path / "r"
-    ar.train(small(corpus, out, steps=2))
+    ar.fit(small(corpus, out, steps=2))
     ck = ar.load_checkpoint(out / "last.npz")
     ck.config["train"]["corpus"] = None  # as if trained on the built-in corpus
     ckpt.save_checkpoint(out / "last.npz", model=ck.model, optimizer=ck.optimizer, rng_state=ck.rng_state,
                          vocab=ck.vocab, config=ck.config, progress=ck.progress)
     with pytest.raises(ValueError, match="differs from the one the checkpoint was trained on"):
-        ar.train(small(corpus, out, steps=4, resume=True))
+        ar.fit(small(corpus, out, steps=4, resume=True))
 
 
 # ----- checkpoint metadata ----------------------------------------------------------------------------------------
@@ -302,7 +318,7 @@ BAD_META = [("config.model", ...), ("model.hidden_size", -1), ("model.hidden_siz
 @pytest.mark.parametrize("where, value", BAD_META, ids=[f"{w}={v!r}"[:40] for w, v in BAD_META])
 def test_checkpoint_metadata_is_checked_before_use(corpus, tmp_path, where, value):
     out = tmp_path / "m"
-    ar.train(small(corpus, out, steps=2))
+    ar.fit(small(corpus, out, steps=2))
     ck = damaged(ar.load_checkpoint(out / "last.npz"), where, value)
     start = time.time()
     with pytest.raises(CheckpointError, match="checkpoint"):
@@ -315,7 +331,7 @@ def test_checkpoint_metadata_is_checked_before_use(corpus, tmp_path, where, valu
 
 def test_checkpoint_metadata_errors_are_one_line_on_the_command_line(corpus, tmp_path):
     out = tmp_path / "cl"
-    ar.train(small(corpus, out, steps=2))
+    ar.fit(small(corpus, out, steps=2))
     for where, value in BAD_META[:8]:
         ck = damaged(ar.load_checkpoint(out / "last.npz"), where, value)
         ckpt.save_checkpoint(out / "bad.npz", model=ck.model, optimizer=ck.optimizer, rng_state=ck.rng_state,
@@ -356,3 +372,156 @@ def test_a_mean_the_dtype_can_hold_does_not_overflow_in_its_sum():
     big = np.finfo(np.float64).max
     assert ar.Tensor(np.array([[big, big]])).mean().item() == big
     assert ar.Tensor(np.array([[big, -big]])).mean().item() == 0.0
+
+
+# ----- odd corners of the API ---------------------------------------------------------------------------------------
+def test_sampling_at_a_vanishing_temperature_is_greedy_not_nan(corpus, tmp_path):
+    from autograd_rnn.models import FrozenModel, sample_ids
+
+    out = tmp_path / "s"
+    ar.fit(small(corpus, out, steps=2))
+    model, vocab = ar.model_from_checkpoint(ar.load_checkpoint(out / "last.npz"))
+    prime = vocab.encode("the ")
+    step, greedy = FrozenModel(model), []
+    logits, state = step(prime[:, None], None)
+    for _ in range(12):
+        greedy.append(int(np.argmax(logits[-1, 0])))
+        logits, state = step(np.array([[greedy[-1]]]), state)
+    for temperature in (1e-310, 5e-324, 1e-300):
+        for top_k in (None, 3, 1):
+            assert sample_ids(model, prime, 12, temperature, top_k, rng=0).tolist() == greedy, (temperature, top_k)
+    r = cli("sample", "--checkpoint", str(out / "last.npz"), "--prime", "the ", "--temperature", "1e-310",
+            "--top-k", "3", "--length", "12")
+    assert r.returncode == 0 and r.stdout.rstrip("\n") == "the " + vocab.decode(greedy), r.stdout
+
+
+def test_no_grad_on_a_generator_runs_its_body_without_gradients_and_its_caller_with():
+    @ar.no_grad()
+    def rows(x):
+        for i in range(len(x)):
+            yield ar.is_grad_enabled(), x[i] * 2.0
+
+    x = ar.Tensor(np.ones((3, 2)), requires_grad=True)
+    seen = []
+    for enabled, row in rows(x):
+        seen.append((enabled, row.requires_grad, ar.is_grad_enabled()))
+    assert seen == [(False, False, True)] * 3
+
+
+def test_a_negative_or_nan_mask_is_named_not_blamed_on_the_logits():
+    logits, targets = ar.Tensor(np.zeros((3, 4))), np.array([0, 1, 2])
+    for mask in (np.array([1.0, -1.0, 1.0]), np.array([1.0, np.nan, 1.0]), np.array([1.0, 1.0, np.inf])):
+        with pytest.raises(ar.GateInputError, match="input 'mask' holds .* at index [12]") as e:
+            ar.softmax_cross_entropy(logits, targets, mask=mask)
+        assert "logits" not in str(e.value)
+    assert ar.softmax_cross_entropy(logits, targets, mask=np.array([0.5, 0.0, 2.0])).item() == pytest.approx(np.log(4))
+
+
+def test_grad_of_one_tensor_is_a_list_of_one_gradient():
+    x = ar.Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    (g,) = ar.grad((x * x).sum(), x)
+    np.testing.assert_array_equal(g, 2 * x.data)
+
+
+@pytest.mark.parametrize("returns", [lambda a: a.data, lambda a: 1.0, lambda a: None, lambda a: (a * 2, a.data)])
+def test_gradcheck_of_a_function_that_returns_no_tensor_says_so(returns):
+    with pytest.raises(ar.GateTypeError, match="expected a Tensor, or a tuple of Tensors"):
+        ar.gradcheck(returns, [np.ones(3)])
+
+
+def test_gradcheck_sequence_names_a_misshaped_upstream_gradient():
+    seq = ar.Sequence(LSTMLayer(3, 4, rng=0))
+    with pytest.raises(ar.GateInputError, match=r"grad_hs is float64 of shape \(5, 2\); expected .*\(5, 2, 4\)"):
+        ar.gradcheck_sequence(seq, np.ones((5, 2, 3)), grad_hs=np.ones((5, 2)))
+    with pytest.raises(ar.GateInputError, match="grad_final has 1 parts; expected one per part of the state"):
+        ar.gradcheck_sequence(seq, np.ones((5, 2, 3)), grad_final=np.ones((2, 4)))
+    assert ar.gradcheck_sequence(ar.Sequence(RNNLayer(3, 4, rng=0)), np.ones((5, 2, 3)),
+                                 grad_final=np.ones((2, 4))).passed  # one state's gradient, not iterated by rows
+
+
+def test_recurrent_names_a_states_list_of_the_wrong_length():
+    rec = ar.Recurrent("lstm", 3, 4, layers=2, rng=0)
+    with pytest.raises(ar.GateInputError, match=r"states0 is 1 states; expected .* one state per layer \(2\)"):
+        rec(ar.Tensor(np.ones((5, 2, 3))), [None])
+    hs, states = rec(ar.Tensor(np.ones((5, 2, 3))), [None, None])
+    assert len(states) == 2
+
+
+@pytest.mark.parametrize("table, indices", [((0, 3), (0,)), ((5, 0), (2,)), ((5, 3), (0, 2)), ((300, 3), (0,))])
+def test_the_gradient_of_an_empty_lookup_is_zero(table, indices):
+    w = ar.Tensor(np.ones(table), requires_grad=True)
+    ar.embedding(w, np.zeros(indices, np.int64)).sum().backward()
+    assert w.grad.shape == table and not w.grad.any()
+
+
+def test_save_archive_round_trips_big_integers_and_refuses_one_too_long_for_text(tmp_path):
+    ckpt.save_archive(tmp_path / "a.npz", {}, {"n": 2**1000, "m": -(10**4000)})
+    assert ckpt.load_archive(tmp_path / "a.npz")[1] == {"n": 2**1000, "m": -(10**4000)}
+    with pytest.raises(CheckpointError, match=r"meta\['n'\] is an integer of .* bits"):
+        ckpt.save_archive(tmp_path / "b.npz", {}, {"n": 10**5000})
+    assert not (tmp_path / "b.npz").exists()
+
+
+def test_maximum_and_minimum_are_functions_and_methods():
+    a = ar.Tensor(np.array([1.0, 5.0]), requires_grad=True)
+    np.testing.assert_array_equal(ar.maximum(a, 2.0).data, [2.0, 5.0])
+    np.testing.assert_array_equal(a.minimum(2.0).data, [1.0, 2.0])
+    np.testing.assert_array_equal(a.maximum(np.array([3.0, 3.0])).data, [3.0, 5.0])
+    assert ar.gradcheck(lambda x, y: x.maximum(y) + ar.minimum(x, y) * 2.0,
+                        [np.array([1.0, 5.0]), np.array([2.0, 3.0])]).passed
+
+
+def test_the_training_package_imports_as_a_module_and_fit_trains():
+    import importlib
+
+    import autograd_rnn.train as t
+
+    assert t is importlib.import_module("autograd_rnn.train") and callable(t.train) and ar.fit is t.train
+    assert ar.errors.CellImportError is ar.cellspec.CellImportError  # documented where it lives
+
+
+def test_a_gate_keeping_results_as_attributes_warns_once_that_replay_is_off():
+    class OldTanh(ar.gates.Gate):
+        def forward(self, x):
+            self.y = np.tanh(x)
+            return self.y
+
+        def backward(self, g):
+            return (g * (1 - self.y**2),)
+
+    class OldCell(RNNLayer):
+        static_step = True
+
+        def step(self, x, h):
+            return ar.apply(OldTanh(), ar.linear(x, self.weight_ih, self.bias_ih) + h @ self.weight_hh.T)
+
+    xs = ar.Tensor(np.ones((5, 1, 2)), requires_grad=True)
+    with pytest.warns(UserWarning, match=r"OldTanh keeps what forward computed as attributes \(y\)") as record:
+        hs, _ = ar.Sequence(OldCell(2, 3, rng=0), fused=False)(xs)
+        ar.Sequence(OldCell(2, 3, rng=0), fused=False)(xs)
+    assert len([w for w in record if "OldTanh" in str(w.message)]) == 1
+    assert not hs._op.gate.saved.kernel.saved.replayed
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the package's own gates never warn
+        hs, _ = ar.Sequence(LSTMLayer(2, 3, rng=0), fused=False)(xs)
+    assert hs._op.gate.saved.kernel.saved.replayed
+
+
+def test_max_vocab_on_a_char_run_builds_unk_and_no_message_names_max_size(corpus, tmp_path):
+    result = ar.fit(small(corpus, tmp_path / "m", steps=2, max_vocab=200, unk=False))
+    vocab = ar.model_from_checkpoint(ar.load_checkpoint(result.out / "last.npz"))[1]
+    assert vocab.unk_id is not None
+    line = one_error_line(cli("train", "--corpus", corpus, "--batching", "lines", "--max-vocab", "4", "--out",
+                              str(tmp_path / "l"), "--no-progress"))
+    assert "--max-vocab 4" in line and "max_size" not in line
+
+
+def test_help_says_each_default_once_and_names_values_plainly():
+    text = cli("train", "--help").stdout
+    assert "(default: None)" not in text and "(default: the built-in" in text
+    for bad in ("CELL_OPTIONS", "ALLOW_IMPORT", "SEQ_LEN", "EVAL_EVERY"):
+        assert bad not in text
+    assert "--cell-option KEY=VALUE" in text and "--allow-import SOURCE" in text and "--out DIR" in text
+    assert "(default: None)" not in cli("sample", "--help").stdout

@@ -28,7 +28,7 @@ class EmbeddingGate(Gate):
 
     def backward(self, g: np.ndarray) -> tuple:
         s = self.saved
-        return scatter_rows(s.indices.ravel(), g.reshape(-1, s.shape[1]), s.shape), None
+        return scatter_rows(s.indices.ravel(), g.reshape(s.indices.size, s.shape[1]), s.shape), None
 
 
 def scatter_rows(idx: np.ndarray, rows: np.ndarray, shape: tuple) -> np.ndarray:
@@ -38,6 +38,8 @@ def scatter_rows(idx: np.ndarray, rows: np.ndarray, shape: tuple) -> np.ndarray:
     equal indices summed; a few hundred runs are summed one by one (``np.add.reduceat`` along rows
     is several times slower for wide rows), more at once with ``reduceat``."""
     out = np.zeros(shape, rows.dtype)
+    if idx.size == 0:
+        return out
     if idx.size * 4 < shape[0]:
         np.add.at(out, idx, rows)
         return out

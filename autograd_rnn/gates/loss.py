@@ -12,7 +12,7 @@ class SoftmaxCrossEntropy(Gate):
     """Mean (or summed) negative log-likelihood of integer targets under softmax(logits).
 
     Inputs: ``logits (N, C)`` float, ``targets (N,)`` integer in ``[0, C)``, and optionally
-    ``mask (N,)`` (bool or float weights; 0 drops a row, e.g. padding). ``ignore_index`` drops the
+    ``mask (N,)`` (bool, or finite weights >= 0; 0 drops a row, e.g. padding). ``ignore_index`` drops the
     rows whose target equals it (its value may lie outside ``[0, C)``, like -1).
 
     Forward, with w_n the row weights (mask times "not ignored") and W = sum_n w_n::
@@ -45,7 +45,18 @@ class SoftmaxCrossEntropy(Gate):
             if not isinstance(mask, np.ndarray) or mask.shape != (n,):
                 got = shape_str(mask.shape) if isinstance(mask, np.ndarray) else type(mask).__name__
                 raise GateInputError(f"{name}: input 'mask' has shape {got}; expected ({n},)")
+            if mask.dtype.kind not in "biuf":
+                raise GateInputError(f"{name}: input 'mask' has dtype {mask.dtype}; expected bool or numbers")
+            bad = ~(mask >= 0) if mask.dtype.kind != "b" else None  # NaN compares False
+            if bad is not None and bad.any():
+                i = int(np.argmax(bad))
+                raise GateInputError(f"{name}: input 'mask' holds {mask[i].item()!r} at index {i}; expected finite row "
+                                     f"weights >= 0 (0 drops a row)")
             weights *= mask.astype(logits.dtype)
+            if not np.isfinite(weights).all():
+                i = int(np.argmax(~np.isfinite(weights)))
+                raise GateInputError(f"{name}: input 'mask' holds {mask[i].item()!r} at index {i}, not finite in "
+                                     f"{logits.dtype}; expected finite row weights >= 0")
         kept = weights != 0
         check_indices(name, "targets", np.where(kept, targets, 0), c, "class indices")  # at their own indices
         total = weights.sum() if self.reduction == "mean" else logits.dtype.type(1)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import inspect
 import threading
+from collections.abc import Generator
 
 _enabled = contextvars.ContextVar("autograd_rnn_grad_enabled", default=True)
 
@@ -32,14 +34,50 @@ class _GradMode:
 
     def __call__(self, fn):
         """As a decorator: every call runs in its own fresh context manager, so a recursive or
-        concurrent function restores the mode of its own caller."""
+        concurrent function restores the mode of its own caller. A generator function runs each
+        stretch of its body (up to a ``yield``) in the mode, and its caller, between two values,
+        in its own; a coroutine function runs its body in the mode (its task has its own context)."""
+        mode = type(self)
+        if inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def generator(*args, **kwargs):
+                return (yield from _in_mode(mode, fn(*args, **kwargs)))
+
+            return generator
+        if inspect.iscoroutinefunction(fn):
+            @functools.wraps(fn)
+            async def coroutine(*args, **kwargs):
+                with mode():
+                    return await fn(*args, **kwargs)
+
+            return coroutine
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with type(self)():
+            with mode():
                 return fn(*args, **kwargs)
 
         return wrapper
+
+
+def _in_mode(mode: type, gen: Generator):
+    """Drive ``gen`` with every resumption (next, send, throw, close) inside ``mode()``; its values
+    reach the caller outside it, and its return value is this generator's."""
+    resume, arg = gen.send, None
+    while True:
+        try:
+            with mode():
+                value = resume(arg)
+        except StopIteration as stop:
+            return stop.value
+        try:
+            arg, resume = (yield value), gen.send
+        except GeneratorExit:
+            with mode():
+                gen.close()
+            raise
+        except BaseException as e:
+            arg, resume = e, gen.throw
 
 
 class no_grad(_GradMode):

@@ -9,6 +9,8 @@ reverse-mode walk, :func:`autograd_rnn.graph.walk.backprop`.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .. import gates as G
@@ -186,6 +188,15 @@ class Tensor:
     def abs(self) -> Tensor:
         return apply(G.Abs(), self)
 
+    def maximum(self, other) -> Tensor:
+        """Elementwise larger of ``self`` and ``other`` (one may broadcast onto the other); at a tie
+        the gradient goes half to each."""
+        return apply(G.Maximum(), self, lift(other, self))
+
+    def minimum(self, other) -> Tensor:
+        """Elementwise smaller of ``self`` and ``other``; at a tie the gradient goes half to each."""
+        return apply(G.Minimum(), self, lift(other, self))
+
     def tanh(self) -> Tensor:
         return apply(G.Tanh(), self)
 
@@ -217,12 +228,15 @@ class Tensor:
 
 
 class Parameter(Tensor):
-    """A trainable leaf: a float Tensor that always requires a gradient."""
+    """A trainable leaf: a float Tensor that always requires a gradient. ``row_sparse`` declares
+    that its gradient is zero outside the rows a batch uses (an embedding table's), which an
+    optimizer may use to update only those rows."""
 
-    __slots__ = ()
+    __slots__ = ("row_sparse",)
 
-    def __init__(self, data, dtype=None, name: str | None = None):
+    def __init__(self, data, dtype=None, name: str | None = None, row_sparse: bool = False):
         super().__init__(data, requires_grad=True, dtype=dtype, name=name)
+        self.row_sparse = bool(row_sparse)
 
 
 def make_tensor(data: np.ndarray, op: Op | None, index: int = 0) -> Tensor:
@@ -263,9 +277,30 @@ def apply(gate: G.Gate, *inputs) -> Tensor | tuple[Tensor, ...]:
         if not isinstance(x, Tensor):
             tensors = tuple(x if isinstance(x, Tensor) else make_tensor(np.asarray(x), None) for x in inputs)
             break
+    user = type(gate) not in G.BUILTIN  # the package's own gates keep their results with save()
+    if user:
+        kept, had_saved = len(gate.__dict__), "saved" in gate.__dict__
     out = gate.forward(*[t.data for t in tensors])
+    if user and len(gate.__dict__) - kept > ("saved" in gate.__dict__ and not had_saved):
+        _kept_as_attributes(gate, kept)
     track = is_grad_enabled() and any(t.requires_grad for t in tensors)
     if gate.n_outputs == 1:
         return make_tensor(out, Op(gate, tensors, None) if track else None)
     op = Op(gate, tensors, tuple((o.shape, o.dtype) for o in out)) if track else None
     return tuple([make_tensor(o, op, i) for i, o in enumerate(out)])
+
+
+_WARNED: set[type] = set()
+
+
+def _kept_as_attributes(gate: G.Gate, kept: int) -> None:
+    """Warn once per gate class whose forward keeps its results as new attributes instead of
+    ``save``: they read as configuration, so two applications never compare equal and a composed
+    sequence cannot replay a step that uses the gate (it records every step again)."""
+    if type(gate) in _WARNED:
+        return
+    _WARNED.add(type(gate))
+    names = [k for k in list(gate.__dict__)[kept:] if k != "saved"]
+    warnings.warn(f"{gate.name} keeps what forward computed as attributes ({', '.join(names)}) instead of "
+                  f"self.save(...): it works, but a composed sequence cannot replay a step that uses it, and records "
+                  f"every step again (slower); keep forward's results with self.save(name=value)", stacklevel=3)

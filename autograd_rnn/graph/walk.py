@@ -201,16 +201,17 @@ def backprop(roots: Sequence, root_grads: Sequence[np.ndarray], wanted: dict | N
     return None
 
 
-def grad(outputs, inputs: Sequence, grad_outputs=None) -> list[np.ndarray | None]:
+def grad(outputs, inputs, grad_outputs=None) -> list[np.ndarray | None]:
     """Gradients of ``sum_i <grad_outputs_i, outputs_i>`` with respect to each of ``inputs``,
     without touching any ``.grad`` (``None`` where an input is not reached). Like
     ``torch.autograd.grad``; the graph is kept, so this can run any number of times.
 
-    ``outputs``: a Tensor or a sequence of them; ``grad_outputs``: one array per output, of its
-    shape (default: ones), used in the output's dtype.
+    ``outputs``: a Tensor or a sequence of them; ``inputs``: a Tensor or a sequence of them (one
+    Tensor gives a list of one gradient, as ``torch.autograd.grad`` gives a tuple of one);
+    ``grad_outputs``: one array per output, of its shape (default: ones), used in the output's dtype.
     """
     outputs = [outputs] if hasattr(outputs, "_op") else list(outputs)
-    inputs = list(inputs)
+    inputs = [inputs] if hasattr(inputs, "_op") else list(inputs)
     for k, t in enumerate([*outputs, *inputs]):
         if not hasattr(t, "_op"):
             where = f"outputs[{k}]" if k < len(outputs) else f"inputs[{k - len(outputs)}]"

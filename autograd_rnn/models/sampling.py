@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -10,7 +11,6 @@ from ..data import Vocabulary
 from ..errors import ConfigError, NonFiniteError
 from ..graph import no_grad
 from ..init import as_rng
-from ..products import matmul
 from .frozen import FrozenModel
 from .language_model import LanguageModel
 
@@ -58,15 +58,20 @@ def _draw(logits: np.ndarray, temperature: float, top_k: int | None, rng: np.ran
     """One draw from softmax(logits / temperature) over the top_k, by inverting the cumulative sum.
     Refuses logits that hold NaN or infinity (a model whose weights blew up)."""
     z = logits.astype(np.float64)
-    if not math.isfinite(matmul(z, z)) and not np.isfinite(logits).all():  # (a huge finite square overflows)
+    low, high = float(z.min()), float(z.max())  # NaN anywhere makes both NaN
+    if not (math.isfinite(low) and math.isfinite(high)):
         raise NonFiniteError("sample: the model's logits hold NaN or infinity, so there is nothing to draw from; its "
                              "weights are degenerate (a diverged run?): use an earlier checkpoint")
-    if temperature != 1.0:
-        z /= temperature
     if top_k is not None and top_k < z.size:
         cut = np.partition(z, -top_k)[-top_k]
         z = np.where(z >= cut, z, -np.inf)
-    z -= z[z.argmax()]
+    # shifted so that the largest is 0 and the rest <= 0, dividing by any temperature cannot give inf - inf;
+    # where the spread over the temperature overflows, those logits go to -inf (greedy at a tiny temperature)
+    spread = high - low
+    with np.errstate(over="ignore") if spread > 1e300 * min(temperature, 1.0) else contextlib.nullcontext():
+        z -= high
+        if temperature != 1.0:
+            z /= temperature
     cdf = np.add.accumulate(np.exp(z, out=z), out=z)
     return min(int(cdf.searchsorted(rng.random() * cdf[-1], side="right")), z.size - 1)
 

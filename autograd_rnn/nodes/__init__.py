@@ -1,7 +1,7 @@
 """Nodes: named parameters plus a forward written with graph ops."""
 
 from ..errors import ConfigError
-from .cell import Cell, TorchLikeCell
+from .cell import CONTRACT, Cell, TorchLikeCell, blame_cell, cell_failure, defined_at
 from .gru import GRULayer
 from .layernorm import LayerNorm
 from .linear import Embedding, Linear
@@ -45,4 +45,8 @@ __all__ = [
     "CELLS",
     "cell_class",
     "cell_name",
+    "CONTRACT",
+    "blame_cell",
+    "cell_failure",
+    "defined_at",
 ]

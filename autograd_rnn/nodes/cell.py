@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import os
+import traceback
+from collections.abc import Iterator
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import AutogradRNNError, CellError, ConfigError, GateInputError, GateTypeError
 from ..graph import Tensor
 from ..init import as_rng, uniform
 from .node import Node, check_size
 
 STANDARD = ("self", "input_size", "hidden_size", "dtype", "rng")
 """Constructor arguments every cell takes; the rest are its options (see :meth:`Cell.config`)."""
+
+CONTRACT = {
+    "__init__": "a cell's constructor takes (input_size, hidden_size, ..., dtype=, rng=) and its own options as "
+                "keywords, calls super().__init__(input_size, hidden_size, dtype) and adds its parameters with "
+                "self.parameter(name, array)",
+    "step": "a cell's step(x, state) takes x (batch, input_size) and the state (a Tensor, or a tuple of n_state "
+            "Tensors, each (batch, hidden_size)) and returns the new state in the same form, computed with "
+            "autograd_rnn operations",
+}
+"""What a cell must provide, said where its own code fails."""
 
 
 class Cell(Node):
@@ -98,3 +112,67 @@ class TorchLikeCell(Cell):
         self.parameter("weight_hh", uniform((G, H), k, rng))
         self.parameter("bias_ih", uniform(G, k, rng))
         self.parameter("bias_hh", uniform(G, k, rng))
+
+
+def source_file(cls: type) -> str | None:
+    """The file that defines ``cls`` (None for a class with no file)."""
+    try:
+        return inspect.getsourcefile(cls) or inspect.getfile(cls)
+    except (TypeError, OSError):
+        return None
+
+
+def defined_at(cls: type) -> str:
+    """``path:line`` of ``cls``'s definition (as far as it can be found)."""
+    path = source_file(cls)
+    if path is None:
+        return f"{cls.__module__}.{cls.__qualname__}"
+    try:
+        line = inspect.getsourcelines(cls)[1]
+    except (OSError, TypeError):
+        return path
+    return f"{path}:{line}"
+
+
+def raised_in(cls: type, exc: BaseException) -> traceback.FrameSummary | None:
+    """The innermost frame of ``exc``'s traceback that runs code of the file defining ``cls``."""
+    path = source_file(cls)
+    if path is None:
+        return None
+    path = os.path.realpath(path)
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if os.path.realpath(f.filename) == path]
+    return frames[-1] if frames else None
+
+
+def cell_failure(cls: type, exc: BaseException) -> CellError | None:
+    """A :class:`CellError` for ``exc`` when it was raised while running the code of the custom
+    cell ``cls`` (its traceback passes through the cell's file), naming the cell, the file and line,
+    and what a cell must provide; None for a built-in cell, or an error raised elsewhere. Of the
+    package's own errors only a gate's refusal of its inputs (an operation misused inside the
+    cell's code) is rewritten so; every other one already says what it is about."""
+    if cls.__module__.startswith("autograd_rnn."):
+        return None
+    if isinstance(exc, AutogradRNNError) and not isinstance(exc, GateInputError | GateTypeError):
+        return None
+    frame = raised_in(cls, exc)
+    if frame is None:
+        return None
+    what = (f"called sys.exit({exc.code!r})" if isinstance(exc, SystemExit) else
+            f"{type(exc).__name__}: {' '.join(str(exc).split()) or 'no message'}")
+    contract = CONTRACT.get(frame.name, f"{CONTRACT['__init__']}; {CONTRACT['step']}")
+    return CellError(f"the cell {cls.__name__} ({defined_at(cls)}) failed in its own code: {what}, at "
+                     f"{frame.filename}:{frame.lineno}, in {frame.name}; {contract}")
+
+
+@contextlib.contextmanager
+def blame_cell(cls: type) -> Iterator[None]:
+    """Inside the block, an error raised by the custom cell ``cls``'s own code (or its call of
+    ``sys.exit``) becomes the :class:`CellError` of :func:`cell_failure`; every other error passes
+    unchanged."""
+    try:
+        yield
+    except (Exception, SystemExit) as e:
+        failure = cell_failure(cls, e)
+        if failure is None:
+            raise
+        raise failure from e

@@ -32,13 +32,14 @@ class Linear(Node):
 
 class Embedding(Node):
     """Rows of ``weight (num_embeddings, dim)`` for integer indices of any shape; N(0, 1) init
-    like torch.nn.Embedding."""
+    like torch.nn.Embedding. The weight is ``row_sparse``: its gradient is zero outside the rows
+    looked up."""
 
     def __init__(self, num_embeddings: int, dim: int, dtype=np.float64, rng=None):
         super().__init__(dtype)
         self.num_embeddings = check_size("Embedding", "num_embeddings", num_embeddings)
         self.dim = check_size("Embedding", "dim", dim)
-        self.parameter("weight", normal((num_embeddings, dim), 1.0, rng))
+        self.parameter("weight", normal((num_embeddings, dim), 1.0, rng), row_sparse=True)
 
     def forward(self, indices) -> Tensor:
         return embedding(self.weight, indices)

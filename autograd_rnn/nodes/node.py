@@ -48,7 +48,7 @@ class Node:
 
     def __setattr__(self, name: str, value) -> None:
         if "_params" not in self.__dict__:
-            raise AttributeError(
+            raise ConfigError(
                 f"{type(self).__name__}.__init__ must call super().__init__() before assigning attributes"
             )
         self._params.pop(name, None)
@@ -65,8 +65,9 @@ class Node:
         object.__setattr__(self, name, value)
         object.__setattr__(self, "structure", self.structure + 1)
 
-    def parameter(self, name: str, data: np.ndarray) -> Parameter:
-        """Create, register and return a parameter of the node's dtype (finite values only)."""
+    def parameter(self, name: str, data: np.ndarray, row_sparse: bool = False) -> Parameter:
+        """Create, register and return a parameter of the node's dtype (finite values only);
+        ``row_sparse``: its gradient is zero outside the rows a batch uses (see ``Parameter``)."""
         data = np.asarray(data)
         if data.dtype.kind not in "biuf":
             raise GateTypeError(f"{type(self).__name__}.{name}: data of dtype {data.dtype}; expected numbers")
@@ -74,7 +75,7 @@ class Node:
         if not np.isfinite(cast).all():
             raise NonFiniteError(f"{type(self).__name__}.{name}: the values hold NaN or infinity once in "
                                  f"{self.dtype}; expected finite numbers")
-        p = Parameter(cast, name=name)
+        p = Parameter(cast, name=name, row_sparse=row_sparse)
         setattr(self, name, p)
         return p
 

@@ -7,10 +7,10 @@ import warnings
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..errors import CellError, ConfigError, GateInputError
 from ..graph import Tensor, dropout
 from ..init import as_rng
-from ..nodes import Node, cell_class, check_size
+from ..nodes import Node, blame_cell, cell_class, check_size, defined_at
 from .sequence import Sequence
 from .truncation import Truncation
 
@@ -19,12 +19,32 @@ SIZES = ("input_size", "hidden_size", "dtype", "rng")  # what Recurrent itself p
 
 
 def check_cell_options(cls: type, options: dict) -> None:
-    """ConfigError naming each option ``cls``'s constructor does not take (with the ones it
-    does), before any cell is built."""
-    params = inspect.signature(cls).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+    """ConfigError, before any cell is built, when ``cls``'s constructor cannot be called as every
+    layer calls it, ``cls(input_size, hidden_size, dtype=, rng=, **options)`` (naming the cell,
+    where it is defined and what it lacks), or does not take one of the options (naming those it
+    does); an option named like a size, dtype or rng is refused, since the model sets those."""
+    sizes = [k for k in options if k in SIZES]
+    if sizes:
+        raise ConfigError(f"{cls.__name__}: no cell option {', '.join(map(repr, sizes))}: the model sets "
+                          f"{', '.join(SIZES)} for every layer itself")
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
         return
-    takes = [n for n, p in params.items() if n not in SIZES and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    keywords = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    named = {n for n, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    positional = [p for p in params.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    lacking = [f"{k}=" for k in ("dtype", "rng") if k not in named and not keywords]
+    if len(positional) < 2 and not any(p.kind is p.VAR_POSITIONAL for p in params.values()):
+        lacking.insert(0, "input_size and hidden_size as its first two arguments")
+    if lacking:
+        raise CellError(f"the cell {cls.__name__} ({defined_at(cls)}): its constructor takes no "
+                        f"{' and no '.join(lacking)}; every layer builds its cell as "
+                        f"{cls.__name__}(input_size, hidden_size, dtype=..., rng=..., **options), so a cell's "
+                        f"constructor must take those (and pass rng to the initialisers it uses)")
+    if keywords:
+        return
+    takes = [n for n in named if n not in SIZES]
     bad = [k for k in options if k not in takes]
     if bad:
         raise ConfigError(f"{cls.__name__}: no cell option {', '.join(map(repr, bad))}; its options are "
@@ -66,7 +86,8 @@ class Recurrent(Node):
         self.cell_options = dict(cell_options)
         self.rng = rng
         for k in range(layers):
-            c = cls(input_size if k == 0 else hidden_size, hidden_size, dtype=dtype, rng=rng, **cell_options)
+            with blame_cell(cls):
+                c = cls(input_size if k == 0 else hidden_size, hidden_size, dtype=dtype, rng=rng, **cell_options)
             setattr(self, f"l{k}", Sequence(c, truncation=truncation, fused=fused))
 
     def sequences(self) -> list[Sequence]:
@@ -75,6 +96,10 @@ class Recurrent(Node):
     def forward(self, xs: Tensor, states0: list | None = None, projected: bool = False):
         """``projected=True``: ``xs`` is already the first layer's input projection (see
         :meth:`Sequence.forward_projected`)."""
+        if states0 is not None and (not isinstance(states0, list | tuple) or len(states0) != self.layers):
+            got = f"{len(states0)} states" if isinstance(states0, list | tuple) else f"a {type(states0).__name__}"
+            raise GateInputError(f"Recurrent: states0 is {got}; expected a list with one state per layer "
+                                 f"({self.layers}), None for a layer that starts from zeros")
         states = []
         h = xs
         for k, seq in enumerate(self.sequences()):

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import ConfigError
 from ..gates.base import Gate
 
 
@@ -126,7 +127,7 @@ def case_function(gate_cls: type) -> CaseFn:
     try:
         return _REGISTRY[gate_cls]
     except KeyError:
-        raise KeyError(
+        raise ConfigError(
             f"no input generator registered for {gate_cls.__name__}; add one with "
             f"@autograd_rnn.testing.register({gate_cls.__name__})"
         ) from None

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 from hypothesis.extra import numpy as hnp
 
-from ..errors import GradcheckError
+from ..errors import ConfigError, GradcheckError
 from ..gradcheck import GradcheckReport, gradcheck
 from .points import check_case
 from .registry import Draw, GateCase, case_function
@@ -27,7 +27,7 @@ def representable_bounds(lo: float, hi: float, dtype) -> tuple[float, float]:
     if float(hi32) > hi:
         hi32 = np.nextafter(hi32, t(-np.inf))
     if lo32 > hi32:
-        raise ValueError(f"floats: no {np.dtype(dtype)} value lies in [{lo}, {hi}]")
+        raise ConfigError(f"floats: no {np.dtype(dtype)} value lies in [{lo}, {hi}]")
     return float(lo32), float(hi32)
 
 

@@ -21,17 +21,20 @@ def non_finite(arrays: dict) -> list[str]:
     return [k for k, a in arrays.items() if a.dtype.kind == "f" and not np.isfinite(a).all()]
 
 
-def save_run(path: Path, run) -> None:
-    """Write ``run``'s checkpoint to ``path`` atomically, after checking that the weights and the
-    optimizer state are finite (TrainingDiverged otherwise: a diverged state is never saved)."""
+def save_run(path, run) -> None:
+    """Write ``run``'s checkpoint to ``path`` atomically (or to an open binary file), after checking
+    that the weights, the optimizer state and the state carried into the next chunk are finite
+    (TrainingDiverged otherwise: a diverged state is never saved)."""
     weights, opt = run.model.state_dict(), run.optimizer.state_dict()
-    bad = non_finite(weights) + non_finite(opt["arrays"])
-    if bad:
-        raise TrainingDiverged(f"step {run.progress.step}: {', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''} "
-                               f"hold NaN or infinity; training stopped without saving. {run.last_good_text()}")
     cfg, p = run.cfg, run.progress
     carry = None if p.carry is None else [[part.data for part in (s if isinstance(s, tuple) else (s,))]
                                           for s in p.carry]
+    carried = {f"the carried state of layer {k} (part {j})": a for k, layer in enumerate(carry or ())
+               for j, a in enumerate(layer)}
+    bad = non_finite(weights) + non_finite(opt["arrays"]) + non_finite(carried)
+    if bad:
+        raise TrainingDiverged(f"step {run.progress.step}: {', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''} "
+                               f"hold NaN or infinity; training stopped without saving. {run.last_good_text()}")
     train_config = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "stop_after"}
     train_config["corpus"] = None if cfg.corpus is None else str(Path(cfg.corpus).resolve())
     train_config["cell"] = spec_of(run.model.cell_type)
@@ -50,17 +53,18 @@ def save_run(path: Path, run) -> None:
     )
 
 
-def model_from_checkpoint(ck: Checkpoint, cells: dict | None = None,
-                          allow_import: Iterable[str] = ()) -> tuple[LanguageModel, Vocabulary]:
+def model_from_checkpoint(ck: Checkpoint, cells: dict | None = None, allow_import: Iterable[str] = (),
+                          flag: str = "allow_import=") -> tuple[LanguageModel, Vocabulary]:
     """Rebuild the model and vocabulary. A checkpoint of a custom cell names it by its spec
     (``module:Class`` or ``path/to/file.py:Class``); loading imports nothing it names unless
     ``allow_import`` names the module or file (or pass the class itself in ``cells``,
-    ``{spec: Class}``). The cell is rebuilt with the options it was saved with. Refuses weights
-    that hold NaN or infinity."""
+    ``{spec: Class}``); ``flag`` is how a refusal says to trust it (``--allow-import`` from the
+    command line). The cell is rebuilt with the options it was saved with. Refuses weights that
+    hold NaN or infinity."""
     mc = check_model(ck)
     vocab = check_vocab(ck)
     spec = mc["cell"]
-    cell = (cells or {}).get(spec) or load_cell(spec, allow_import)
+    cell = (cells or {}).get(spec) or load_cell(spec, allow_import, flag)
     model = LanguageModel(mc["vocab_size"], cell=cell, embed_size=mc["embed_size"] or 1,
                           hidden_size=mc["hidden_size"], layers=mc["layers"], dropout=mc["dropout"],
                           one_hot=mc["one_hot"], dtype=np.dtype(mc["dtype"]), **mc.get("cell_options", {}))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..cellspec import parse_spec
+from ..data import MAX_CORPUS_BYTES
 from ..errors import ConfigError
 from ..models import LanguageModel
 from ..nodes import CELLS, Cell
@@ -38,14 +39,17 @@ minutes on two cores); on another corpus the default is one epoch."""
 
 
 def option(default, help: str, *, choices=None, positive: bool = False, low=None, below=None, limit=None,
-           group: str | None = None, cli: bool = True, flag: str | None = None, many: bool = False, convert=None):
+           group: str | None = None, cli: bool = True, flag: str | None = None, many: bool = False, convert=None,
+           metavar: str | None = None):
     """A config field with what checking it and the command line need: help text, choices, the
     range of a number (``positive``: > 0; ``low``: at least; ``below``: less than; ``limit``: a
     sanity limit that ``no_limits`` lifts), a mutually exclusive group, the flag's name (default
     ``--field-name``), whether the flag may be repeated (``many``: the values are collected in a
-    list) and a function that turns what the command line collected into the value (``convert``)."""
+    list), a function that turns what the command line collected into the value (``convert``)
+    and the name of the value in ``--help`` (``metavar``; default N for an integer, X for a
+    number, the field's name otherwise)."""
     meta = {"help": help, "choices": choices, "positive": positive, "low": low, "below": below, "limit": limit,
-            "group": group, "cli": cli, "flag": flag, "many": many, "convert": convert}
+            "group": group, "cli": cli, "flag": flag, "many": many, "convert": convert, "metavar": metavar}
     if isinstance(default, list | dict):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -70,20 +74,23 @@ def parse_options(pairs: list[str] | None) -> dict:
 class TrainConfig:
     """Every option of ``autograd-rnn train`` (see ``autograd-rnn train --help``)."""
 
-    corpus: str | None = option(None, "UTF-8 text file (default: the built-in standard-library docstrings)")
+    corpus: str | None = option(None, "UTF-8 text file (default: the built-in standard-library docstrings)",
+                                metavar="PATH")
     level: str = option("char", "tokens are characters or words", choices=LEVELS)
     batching: str = option("stream", "stream: one text cut into --batch parallel streams, state carried across "
                            "chunks (char-rnn); lines: each line its own sequence with <s> </s>, padded and masked",
                            choices=BATCHINGS)
     cell: str | type = option("lstm", f"recurrent cell: {', '.join(CELLS)}, or your own Cell subclass named as "
-                              f"package.module:Class or path/to/file.py:Class (naming it trusts its code)")
+                              f"package.module:Class or path/to/file.py:Class (naming it trusts its code)",
+                              metavar="CELL")
     cell_options: dict = option({}, "a constructor option of the cell, KEY=VALUE (VALUE read as JSON when it parses); "
-                                "repeat for more", flag="--cell-option", many=True, convert=parse_options)
+                                "repeat for more", flag="--cell-option", many=True, convert=parse_options,
+                                metavar="KEY=VALUE")
     check_cell: bool = option(True, "before training a custom cell, check its gradients with gradcheck_sequence on a "
                               "tiny float64 instance", flag="--no-check-cell")
     allow_import: list = option([], "trust the code of a custom cell that a checkpoint names (a module, a package "
                                 "above it, or a .py file) when resuming; repeat for more", many=True,
-                                convert=lambda v: list(v or ()))
+                                convert=lambda v: list(v or ()), metavar="SOURCE")
     embed: int = option(64, "embedding size", positive=True, limit=16384)
     hidden: int = option(256, "hidden size", positive=True, limit=16384)
     layers: int = option(1, "stacked recurrent layers", positive=True, limit=64)
@@ -98,8 +105,9 @@ class TrainConfig:
     clip: float | None = option(5.0, "clip the global gradient norm to this (0 or none: off)", low=0.0)
     clip_value: float | None = option(None, "also clamp every gradient element to [-X, X]", positive=True)
     truncation: str = option("full", "BPTT inside a chunk: full, lookback:K (the tutorial's bptt_truncate) or "
-                             "tbptt:K1,K2")
-    schedule: str = option("none", "learning rate: " + ", ".join(SCHEDULES) + " (halve: when validation loss rises)")
+                             "tbptt:K1,K2", metavar="POLICY")
+    schedule: str = option("none", "learning rate: " + ", ".join(SCHEDULES) + " (halve: when validation loss rises)",
+                           metavar="SCHEDULE")
     steps: int | None = option(None, f"optimizer steps (default {DEFAULT_CORPUS_STEPS} on the built-in corpus, one "
                                f"epoch otherwise)", positive=True, limit=10**8, group="length")
     epochs: float | None = option(None, "passes over the training split", positive=True, limit=10**5, group="length")
@@ -111,20 +119,25 @@ class TrainConfig:
     max_vocab: int | None = option(None, "vocabulary size cap with <unk> (default 8000 for words, none for chars)",
                                    low=2, limit=10**7)
     lowercase: bool = option(False, "lowercase the text before building the vocabulary")
-    out: str = option("runs/latest", "directory for last.npz, best.npz, loss_curve.png, history.json")
-    resume: bool = option(False, "continue from --out/last.npz with the checkpoint's settings; only "
-                          "--steps/--epochs may extend the run")
+    out: str | None = option(None, "folder for last.npz, best.npz, loss_curve.png, history.json (default: a new "
+                             "folder runs/YYYYMMDD-HHMMSS for each run, with runs/latest pointing at the newest); a "
+                             "folder that already holds a run is refused unless --resume continues it", metavar="DIR")
+    resume: bool = option(False, "continue from --out/last.npz (default: the run runs/latest points at) with the "
+                          "checkpoint's settings; only --steps/--epochs may extend the run")
     seed: int = option(0, "makes a run reproducible bit for bit, whatever the threads and the machine's load", low=0,
                        below=2**63)
-    threads: str | None = option(None, f"threads for matrix products: auto (every core other processes leave free) or "
-                                 f"N (default: {THREADS_ENV}, else auto); the results are the same whatever the count")
+    threads: str | None = option(None, f"threads for matrix products: auto (every core) or N (default: {THREADS_ENV}, "
+                                 f"else auto); the results are the same whatever the count")
     progress: bool = option(True, "show a progress bar", flag="--no-progress")
     plot: bool = option(True, "draw loss_curve.png (needs matplotlib)", flag="--no-plot")
     no_limits: bool = option(False, f"lift the sanity limits on sizes (embed, hidden, layers, seq_len, batch, steps, "
-                             f"...) and on the model ({MAX_PARAMETERS:,} parameters) and a step's memory "
-                             f"({MAX_STEP_GB} GB)")
+                             f"...), on the model ({MAX_PARAMETERS:,} parameters), a step's memory ({MAX_STEP_GB} GB) "
+                             f"and the corpus file ({MAX_CORPUS_BYTES:,} bytes)")
     stop_after: int | None = option(None, "act as if Ctrl-C came after this step (for tests)", positive=True,
                                     cli=False)
+    unk: bool = option(True, "give a character vocabulary an <unk> token, so that a text with characters the corpus "
+                       "lacks can be evaluated or used as a --prime (a word vocabulary has one whenever --max-vocab "
+                       "caps it, as by default)", flag="--no-unk")
 
     def validate(self) -> TrainConfig:
         """Check every field: its type, its range or choices, the limits unless ``no_limits``, the
@@ -162,9 +175,11 @@ class TrainConfig:
             raise ConfigError(f"--allow-import {self.allow_import!r}; expected module names or .py paths")
         return self
 
-    def check_size(self, vocab_size: int, gates: int = 4) -> None:
+    def check_size(self, vocab_size: int, gates: int = 4, steps: int | None = None) -> None:
         """The model's size and a training step's memory against the limits (unless ``no_limits``),
-        from the vocabulary size; ``gates``: the cell's gate blocks (4, an LSTM's, when unknown)."""
+        from the vocabulary size; ``gates``: the cell's gate blocks (4, an LSTM's, when unknown);
+        ``steps``: the time steps of the longest batch (``seq_len`` when not given; with line
+        batching, the longest line's)."""
         if self.no_limits:
             return
         E = vocab_size if self.one_hot else self.embed
@@ -175,12 +190,14 @@ class TrainConfig:
             raise ConfigError(f"the model would have about {params:,} parameters (vocabulary {vocab_size:,}, embed "
                               f"{E}, hidden {H}, layers {L}); the limit for a sane run is {MAX_PARAMETERS:,}: pass "
                               f"--no-limits to lift it")
-        floats = self.seq_len * self.batch * (L * (3 * gates + 4) * H + 3 * vocab_size + E)
+        T = self.seq_len if steps is None else steps
+        floats = T * self.batch * (L * (3 * gates + 4) * H + 3 * vocab_size + E)
         gb = floats * (4 if self.dtype == "float32" else 8) / 2**30
         if gb > MAX_STEP_GB:
-            raise ConfigError(f"a training step would hold about {gb:,.1f} GB of activations (seq_len {self.seq_len}, "
-                              f"batch {self.batch}, hidden {H}, layers {L}, vocabulary {vocab_size:,}); the limit "
-                              f"for a sane run is {MAX_STEP_GB} GB: pass --no-limits to lift it")
+            what = f"seq_len {T}" if steps is None or self.batching == "stream" else f"the longest line: {T:,} steps"
+            raise ConfigError(f"a training step would hold about {gb:,.1f} GB of activations ({what}, batch "
+                              f"{self.batch}, hidden {H}, layers {L}, vocabulary {vocab_size:,}); the limit for a sane "
+                              f"run is {MAX_STEP_GB} GB: pass --no-limits to lift it")
 
 
 def _check_field(f: dataclasses.Field, annotation, value, no_limits: bool) -> None:

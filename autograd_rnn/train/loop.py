@@ -16,9 +16,9 @@ config, and one training step, one report, one checkpoint), :func:`train` (the l
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import math
-import os
 import signal
 import sys
 import time
@@ -28,22 +28,32 @@ from pathlib import Path
 import numpy as np
 
 from .. import threads
+from ..atomic import atomic_write
 from ..cellspec import import_cell, load_cell, spec_of
 from ..checkpoint import Checkpoint, load_checkpoint
-from ..data import unigram_entropy
-from ..errors import AutogradRNNError, CheckpointError, ConfigError, DataError, NonFiniteError, TrainingDiverged
+from ..data import Vocabulary, unigram_entropy
+from ..errors import (
+    AutogradRNNError,
+    CellError,
+    CheckpointError,
+    ConfigError,
+    DataError,
+    NonFiniteError,
+    TrainingDiverged,
+)
 from ..graph import Tensor, no_grad
 from ..models import LanguageModel, sample_text
-from ..nodes import cell_class, cell_name
+from ..nodes import blame_cell, cell_class, cell_name, defined_at
 from ..optim import HalveOnIncrease, clip_grad_norm, clip_grad_value, make_optimizer, make_schedule
 from ..sequence import parse_truncation
-from .cellcheck import check_cell
+from .cellcheck import check_cell, check_step
 from .checkpoints import model_from_checkpoint, save_run
 from .config import DEFAULT_CORPUS_STEPS, RESUME_OWN, TrainConfig
 from .corpus import Data, corpus_text, text_hash
 from .evaluate import evaluate_batches, nats_report
 from .lock import OutLock
 from .plot import plot_curve
+from .runs import check_out, discard_if_empty, place, point_latest
 from .schema import check_training
 
 MAX_LOSS = 1000.0
@@ -104,10 +114,10 @@ class Run:
         if ck is not None and ck.config["corpus_sha256"] != self.corpus_id:
             raise DataError(f"--resume: the corpus {self.corpus_name} differs from the one the checkpoint was "
                             f"trained on")
-        self.data = Data(cfg, self.text)
+        self.data = Data(cfg, self.text, None if ck is None else Vocabulary.from_dict(ck.vocab))
         self.unigram = unigram_entropy(self.data.train_ids, len(self.data.vocab))
         self.cell = resolve_cell(cfg.cell, cfg.allow_import if ck is not None else None)
-        cfg.check_size(len(self.data.vocab), getattr(self.cell, "gates", 4))
+        cfg.check_size(len(self.data.vocab), getattr(self.cell, "gates", 4), self.data.steps)
         self.model = LanguageModel(len(self.data.vocab), cell=self.cell, embed_size=cfg.embed, hidden_size=cfg.hidden,
                                    layers=cfg.layers, dropout=cfg.dropout, one_hot=cfg.one_hot,
                                    truncation=cfg.truncation, dtype=np.dtype(cfg.dtype),
@@ -120,7 +130,7 @@ class Run:
         self.rngs = {"model": self.model.rnn.rng, "sample": np.random.default_rng([cfg.seed, 1])}
         self.progress = Progress(total, schedule_total)
         self.last_good: tuple[Path, int] | None = None
-        self.earlier = self.last_path if ck is None and self.last_path.exists() else None
+        self.points_latest = False  # a new folder under runs/: runs/latest points at it once it holds a checkpoint
         if ck is not None:
             self._restore(ck)
 
@@ -153,9 +163,6 @@ class Run:
         self.last_good = (self.last_path, p.step)
 
     def last_good_text(self) -> str:
-        if self.last_good is None and self.earlier is not None:
-            return (f"This run wrote no checkpoint yet; the last good checkpoint in {self.out} is {self.earlier}, "
-                    f"left from an earlier run.")
         if self.last_good is None:
             return "No checkpoint was written yet."
         path, step = self.last_good
@@ -240,17 +247,18 @@ class Run:
         save_run(path, self)
         if path == self.last_path:
             self.last_good = (path, self.progress.step)
+            if self.points_latest:
+                point_latest(self.out)
+                self.points_latest = False
 
     def preflight(self) -> None:
         """Before the first step: write a checkpoint to a temporary file, rebuild the model from it
         and check that it computes the same logits; a cell whose options cannot be stored, or do not
-        rebuild the same cell, fails here instead of at the first checkpoint."""
-        tmp = self.out / f".preflight.{os.getpid()}.npz"
-        try:
-            save_run(tmp, self)
-            model, _ = model_from_checkpoint(load_checkpoint(tmp), cells={spec_of(self.cell): self.cell})
-        finally:
-            tmp.unlink(missing_ok=True)
+        rebuild the same cell, fails here instead of at the first checkpoint. The checkpoint is
+        written in memory: nothing of this check touches the run's folder."""
+        buffer = io.BytesIO()
+        save_run(buffer, self)
+        model, _ = model_from_checkpoint(load_checkpoint(buffer), cells={spec_of(self.cell): self.cell})
         tokens = self.data.batch(self.progress.step)[0][:4, :2]
         was = self.model.training
         try:
@@ -258,6 +266,10 @@ class Run:
                 ours, theirs = self.model.eval()(tokens)[0].data, model.eval()(tokens)[0].data
         finally:
             self.model.train(was)
+        if not np.isfinite(ours).all():
+            raise CellError(f"the model with the cell {self.cell.__name__} ({defined_at(self.cell)}) gives NaN or "
+                            f"infinity on the first batch from freshly initialised weights; its step must give finite "
+                            f"values there")
         if not np.array_equal(ours, theirs):
             raise ConfigError(f"{self.cell.__name__} rebuilt from a checkpoint (with options "
                               f"{self.model.cell_options()}) computes other outputs than the cell being trained: "
@@ -269,7 +281,7 @@ def resolve_cell(cell, allow: list | None) -> type:
     a list: the name came from a checkpoint, and only the sources listed are."""
     if isinstance(cell, type):
         return cell_class(cell)
-    return import_cell(cell) if allow is None else load_cell(cell, allow)
+    return import_cell(cell) if allow is None else load_cell(cell, allow, "--allow-import")
 
 
 def is_builtin_class(cls: type) -> bool:
@@ -283,7 +295,7 @@ def resolve_resume(cfg: TrainConfig) -> tuple[TrainConfig, Checkpoint | None]:
         return cfg, None
     last_path = Path(cfg.out) / "last.npz"
     if not last_path.exists():
-        raise FileNotFoundError(f"--resume: no checkpoint at {last_path}; train without --resume first")
+        raise ConfigError(f"--resume: no checkpoint at {last_path}; train without --resume first")
     ck = load_checkpoint(last_path)
     check_training(ck)
     saved = ck.config["train"]
@@ -348,40 +360,59 @@ def _progress_bar(total: int, initial: int, enabled: bool):
 
 
 def train(cfg: TrainConfig) -> TrainResult:
-    """Run (or resume) the training the config describes; see the module docstring. The output
-    folder is locked for the run: a second run into it is refused."""
+    """Run (or resume) the training the config describes; see the module docstring. Without
+    ``out`` the run gets a new folder under ``runs/``; an ``out`` that already holds a run is
+    refused unless ``resume``. The output folder is locked for the run: a second run into it is
+    refused."""
     if not isinstance(cfg, TrainConfig):
         raise ConfigError(f"train: got a {type(cfg).__name__}; expected a TrainConfig")
     cfg.validate()
+    cfg, made = place(cfg)
+    out = Path(cfg.out)
     before = threads.setting()
     try:
-        with OutLock(Path(cfg.out)):
-            return _train(cfg)
+        with OutLock(out):
+            check_out(out, cfg.resume)
+            return _train(cfg, made)
     finally:
         threads.set_threads(before)
+        if made:
+            discard_if_empty(out)
 
 
-def _train(cfg: TrainConfig) -> TrainResult:
+def _train(cfg: TrainConfig, made: bool = False) -> TrainResult:
     cfg, ck = resolve_resume(cfg)
     cfg.validate()
     if cfg.threads is not None:
         threads.set_threads(cfg.threads, "--threads")
     cfg = dataclasses.replace(cfg, threads=threads.setting())  # what the checkpoint keeps
     run = Run(cfg, ck)
-    p, data = run.progress, run.data
+    run.points_latest = made
+    with blame_cell(run.cell):
+        return _loop(run, ck)
+
+
+def _loop(run: Run, ck: Checkpoint | None) -> TrainResult:
+    cfg, p, data = run.cfg, run.progress, run.data
+    if not is_builtin_class(run.cell):
+        check_step(run.cell, run.model.cell_options())
     if cfg.check_cell and not is_builtin_class(run.cell):
         say(f"checking {run.cell.__name__}'s gradients (gradcheck_sequence, float64, Full, LookBack(2), "
             f"Truncated(2, 3)); --no-check-cell skips this")
-        check_cell(run.cell, run.model.cell_options(), parse_truncation(cfg.truncation))
+        reports = check_cell(run.cell, run.model.cell_options(), parse_truncation(cfg.truncation))
+        worst = max(r.max_rel_err for r in reports)
+        say(f"gradient check passed: {run.cell.__name__}'s backward agrees with finite differences under all "
+            f"{len(reports)} policies (largest relative error {worst:.1e})")
     run.preflight()
     if ck is not None:
         say(f"resume: from step {p.step} of {p.total} ({run.last_path})")
     say(f"corpus: {run.corpus_name}: {len(run.text):,} characters; {cfg.level} level, vocabulary "
         f"{len(data.vocab):,}, {len(data.train_ids):,} training tokens, {data.steps_per_epoch:,} steps per epoch")
     say(f"model: {run.model.cell_type.__name__} x{cfg.layers}, hidden {cfg.hidden}, {run.model.n_parameters():,} "
-        f"parameters, {cfg.dtype}; {cfg.optimizer} lr {run.optimizer.lr:g}; batch {cfg.batch} x seq_len "
-        f"{cfg.seq_len}; unigram entropy {run.unigram:.3f} nats")
-    tokens_done, t_start = 0, time.perf_counter()
+        f"parameters, {cfg.dtype}; {cfg.optimizer} lr {run.optimizer.lr:g}; batch {cfg.batch} x "
+        + (f"seq_len {cfg.seq_len}" if cfg.batching == "stream" else f"one line (the longest {data.steps} steps)")
+        + f"; unigram entropy {run.unigram:.3f} nats")
+    tokens_done, t_start, first_step = 0, time.perf_counter(), p.step
     stopped = "finished"
     bar = _progress_bar(p.total, p.step, cfg.progress)
 
@@ -410,9 +441,9 @@ def _train(cfg: TrainConfig) -> TrainResult:
     if bar is not None:
         bar.close()
     if stopped == "finished":
-        say(f"done: {p.step} steps in {time.perf_counter() - t_start:.1f} s; checkpoints in {run.out}"
+        ran = p.step - first_step
+        say(f"done: {ran} step{'s' if ran != 1 else ''} in {time.perf_counter() - t_start:.1f} s"
+            + (f" (steps {first_step + 1} to {p.step})" if first_step else "") + f"; checkpoints in {run.out}"
             + (f", loss curve {run.plot_path}" if run.plot_path.exists() else ""))
-    tmp = run.out / f".history.json.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(p.history, indent=1))
-    os.replace(tmp, run.out / "history.json")
+    atomic_write(run.out / "history.json", json.dumps(p.history, indent=1).encode())
     return TrainResult(p.step, p.history, p.best_val, stopped, run.out, run.unigram)

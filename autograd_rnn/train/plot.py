@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from ..atomic import atomic_file
 
 
 def plot_curve(path: Path, history: list, unigram: float) -> bool:
-    """Loss curve PNG (train and validation, nats per token); False when matplotlib is missing."""
+    """Loss curve PNG (train and validation, nats per token), written like every file of a run
+    (:func:`autograd_rnn.atomic.atomic_file`); False when matplotlib is missing."""
     try:
         import matplotlib
 
@@ -27,8 +29,9 @@ def plot_curve(path: Path, history: list, unigram: float) -> bool:
     ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_file(path) as f:
+            fig.savefig(f, format="png", dpi=100)
+    finally:
+        plt.close(fig)
     return True

@@ -137,3 +137,6 @@ def _check_carry(carry, model: dict) -> None:
         if not isinstance(layer, list) or not all(isinstance(a, np.ndarray) and a.ndim == 2 and a.dtype.kind == "f"
                                                   and a.shape[1] == model["hidden_size"] for a in layer):
             _fail(f"progress.carry[{k}]", layer, f"arrays of shape (batch, {model['hidden_size']})")
+        if not all(np.isfinite(a).all() for a in layer):
+            raise CheckpointError(f"checkpoint: the state carried into the next chunk (progress.carry[{k}]) holds "
+                                  f"NaN or infinity; the run cannot continue from it: use an earlier checkpoint")

@@ -28,6 +28,7 @@ import numpy as np
 
 from . import threads
 from .allocator import tune_allocator
+from .errors import ConfigError
 from .models import LanguageModel, sample_ids
 from .nodes import CELLS as CELL_CLASSES
 from .optim import SGD, Adam
@@ -245,7 +246,8 @@ def neighbours(kind: str, tmp: str):
     try:
         time.sleep(4.0 if procs else 0.0)  # started, and busy (a training run reads its corpus first)
         if any(p.poll() is not None for p in procs):
-            raise RuntimeError(f"bench: the neighbour '{kind}' stopped at once (exit {procs[0].poll()})")
+            raise ConfigError(f"bench: the neighbour '{kind}' stopped at once (exit {procs[0].poll()}); expected it "
+                              f"to run until stopped (run its command by hand to see why)")
         yield
     finally:
         for p in procs:

@@ -285,7 +285,7 @@ def run_export(args) -> int:
     except ImportError as e:
         raise ConfigError(f"export: {e}") from None
     ck = load_checkpoint(source) if kinds[0] == ".npz" else load_pt(source)
-    model, _ = model_from_checkpoint(ck, allow_import=args.allow_import or ())
+    model, _ = model_from_checkpoint(ck, allow_import=args.allow_import or (), flag="--allow-import")
     if kinds[1] == ".pt":
         save_pt(out, to_torch(model), ck)
     else:

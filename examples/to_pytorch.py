@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     cfg = ar.TrainConfig(corpus=args.corpus, cell=f"{HERE}:JANET", cell_options={"beta": 0.5}, embed=32,
                          hidden=args.hidden, batch=args.batch, seq_len=args.seq_len, steps=args.steps,
                          eval_every=args.steps, out=str(out / "here"), progress=False, plot=False)
-    ar.train(cfg)
+    ar.fit(cfg)
     command("export", "--checkpoint", out / "here" / "last.npz", "--out", out / "janet.pt", "--allow-import", HERE)
     text = default_corpus() if args.corpus is None else load_text(args.corpus)
     trained = train_in_pytorch(out / "janet.pt", text, args.torch_steps, args.batch, args.seq_len,

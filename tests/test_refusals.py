@@ -123,6 +123,13 @@ lstm = LSTMLayer(2, 3)
 x = np.arange(6.0).reshape(2, 3)
 
 # (id, call, error type, fragments the message must contain: the argument, index or value named)
+class NoRng(Cell):
+    """A cell whose constructor takes no rng=: every layer builds its cell with one."""
+
+    def __init__(self, input_size, hidden_size, dtype=np.float64):
+        super().__init__(input_size, hidden_size, dtype)
+
+
 REFUSALS = [
     # ----- graph: grad() and the walk
     ("grad-output-not-tensor", lambda: ar.grad([t(2), 3], [t(2)]), GateTypeError, ["grad: outputs[1] is a int"]),
@@ -216,8 +223,15 @@ REFUSALS = [
      ["input 'mask' has shape (3,); expected (2,)"]),
     ("ce-all-masked", lambda: G.SoftmaxCrossEntropy().forward(x, np.zeros(2, int), np.zeros(2)), GateInputError,
      ["every row is masked or ignored"]),
-    ("ce-mask-sum", lambda: G.SoftmaxCrossEntropy().forward(x, np.zeros(2, int), np.array([1.0, -1.0])),
-     GateInputError, ["input 'mask' has weights that sum to 0"]),
+    ("ce-mask-negative", lambda: G.SoftmaxCrossEntropy().forward(x, np.zeros(2, int), np.array([1.0, -1.0])),
+     GateInputError, ["input 'mask' holds -1.0 at index 1; expected finite row weights >= 0"]),
+    ("ce-mask-nan", lambda: G.SoftmaxCrossEntropy().forward(x, np.zeros(2, int), np.array([1.0, np.nan])),
+     GateInputError, ["input 'mask' holds nan at index 1"]),
+    ("ce-mask-dtype", lambda: G.SoftmaxCrossEntropy().forward(x, np.zeros(2, int), np.array(["a", "b"])),
+     GateInputError, ["input 'mask' has dtype <U1; expected bool or numbers"]),
+    ("ce-mask-overflow", lambda: G.SoftmaxCrossEntropy().forward(x.astype(np.float32), np.zeros(2, int),
+                                                                np.array([1.0, 1e300])),
+     GateInputError, ["input 'mask' holds 1e+300 at index 1, not finite in float32"]),
     ("ce-nan", lambda: G.SoftmaxCrossEntropy().forward(np.array([[0.0, 1.0, 2.0], [1.0, 2.0, np.inf]]),
                                                        np.zeros(2, int)), NonFiniteError,
      ["input 'logits' holds NaN or inf (first at (1, 2))"]),
@@ -343,6 +357,24 @@ REFUSALS = [
     ("seqcheck-state0", lambda: ar.gradcheck_sequence(Recurrent("gru", 2, 3, layers=2), np.ones((1, 1, 2)),
                                                       state0=[np.zeros((1, 3))] * 3), GateInputError,
      ["state0 has 3 entries; expected one per layer (2)"]),
+    ("seqcheck-grad-hs", lambda: ar.gradcheck_sequence(Sequence(lstm), np.ones((2, 1, 2)), grad_hs=np.ones((2, 1, 4))),
+     GateInputError, ["grad_hs is float64 of shape (2, 1, 4); expected numbers of shape (2, 1, 3)"]),
+    ("seqcheck-grad-final-layers", lambda: ar.gradcheck_sequence(Recurrent("rnn", 2, 3, layers=2), np.ones((1, 1, 2)),
+                                                                 grad_final=[np.ones((1, 3))] * 3), GateInputError,
+     ["grad_final has 3 entries; expected one per layer (2)"]),
+    ("seqcheck-grad-final-parts", lambda: ar.gradcheck_sequence(Sequence(lstm), np.ones((1, 1, 2)),
+                                                                grad_final=(np.ones((1, 3)),) * 3), GateInputError,
+     ["grad_final has 3 parts; expected one per part of the state (2)"]),
+    ("gradcheck-no-tensor", lambda: ar.gradcheck(lambda a: a.data * 2, [x]), GateTypeError,
+     ["returned a ndarray value; expected a Tensor"]),
+    ("hook-not-callable", lambda: Sequence(lstm).register_hook(3), GateTypeError,
+     ["Sequence.register_hook: got a int; expected a callable"]),
+    ("recurrent-states", lambda: Recurrent("rnn", 2, 3, layers=2)(ar.Tensor(np.ones((1, 1, 2))), [None]),
+     GateInputError, ["Recurrent: states0 is 1 states; expected a list with one state per layer (2)"]),
+    ("cell-option-size", lambda: check_cell_options(RNNLayer, {"hidden_size": 3}), ConfigError,
+     ["RNNLayer: no cell option 'hidden_size'"]),
+    ("cell-constructor", lambda: check_cell_options(NoRng, {}), ConfigError,
+     ["the cell NoRng", "its constructor takes no rng="]),
 ]
 
 

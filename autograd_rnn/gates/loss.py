@@ -52,7 +52,8 @@ class SoftmaxCrossEntropy(Gate):
                 i = int(np.argmax(bad))
                 raise GateInputError(f"{name}: input 'mask' holds {mask[i].item()!r} at index {i}; expected finite row "
                                      f"weights >= 0 (0 drops a row)")
-            weights *= mask.astype(logits.dtype)
+            with np.errstate(over="ignore"):  # a weight too large for the dtype is refused just below
+                weights *= mask.astype(logits.dtype)
             if not np.isfinite(weights).all():
                 i = int(np.argmax(~np.isfinite(weights)))
                 raise GateInputError(f"{name}: input 'mask' holds {mask[i].item()!r} at index {i}, not finite in "
@@ -62,9 +63,6 @@ class SoftmaxCrossEntropy(Gate):
         total = weights.sum() if self.reduction == "mean" else logits.dtype.type(1)
         if not kept.any():
             raise GateInputError(f"{name}: every row is masked or ignored; expected at least one target")
-        if total == 0:
-            raise GateInputError(f"{name}: input 'mask' has weights that sum to 0 over the kept rows; expected a "
-                                 f"non-zero sum (reduction='mean' divides by it)")
         z = logits - logits.max(axis=1, keepdims=True)
         safe_t = np.where(kept, targets, 0)
         z_t = z[np.arange(n), safe_t]

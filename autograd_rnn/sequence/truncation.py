@@ -10,8 +10,9 @@ gradient of the final state joins step T-1).
   batched over time: one vectorized pass per lag.
 * ``Truncated(k1, k2)``: Williams & Peng's TBPTT(k1, k2), k2 >= k1: every k1 steps, the losses of
   those k1 steps are backpropagated through the last k2 steps (the state before is a constant).
-  Blocks end at steps k1-1, 2k1-1, ... and at T-1. ``Truncated(k)`` is ``Truncated(k, k)``,
-  chunked TBPTT (detach every k steps). Within one call the gradients of all blocks add up.
+  Blocks end at steps k1-1, 2k1-1, ... and at T-1. ``Truncated(k)`` is ``Truncated(k, k)``:
+  chunked TBPTT, detaching every k steps when k divides T (otherwise the last, shorter block still
+  reaches k steps back). Within one call the gradients of all blocks add up.
 
 A policy is written against one callable, ``vjp(s0, s1, dstate) -> dstate_prev``: the
 vector-Jacobian product of steps s0..s1-1 run side by side (independent chains). ``dstate`` holds,

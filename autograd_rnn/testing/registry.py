@@ -152,7 +152,7 @@ def points_function(gate_cls: type) -> CaseFn:
     try:
         return _POINTS[gate_cls]
     except KeyError:
-        raise KeyError(
+        raise ConfigError(
             f"no special points registered for {gate_cls.__name__}; add them with "
             f"@autograd_rnn.testing.register_points({gate_cls.__name__})"
         ) from None

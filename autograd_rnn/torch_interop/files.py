@@ -15,14 +15,13 @@ without an optimizer state (a state carried between chunks of a stream is not ke
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import secrets
 
 import numpy as np
 import torch
 
+from ..atomic import atomic_file
 from ..checkpoint import Checkpoint
 from ..errors import CheckpointError
 from .modules import numpy_state_dict
@@ -43,26 +42,16 @@ def save_pt(path: str | os.PathLike, weights, checkpoint: Checkpoint, overwrite:
     meta = {"format": FORMAT, "version": VERSION, **{k: getattr(checkpoint, k) for k in SECTIONS}, "progress": progress}
     try:
         text = json.dumps(meta, default=lambda v: v.tolist() if isinstance(v, np.ndarray) else _refuse(v))
-    except (TypeError, ValueError) as e:
+    except (CheckpointError, ValueError) as e:
         raise CheckpointError(f"{path}: the checkpoint's sections are not JSON ({e})") from None
     obj = {"state_dict": {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()},
            "autograd_rnn": text}
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
-    try:
-        with open(tmp, "xb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_file(path) as f:
+        torch.save(obj, f)
 
 
 def _refuse(value):
-    raise TypeError(f"a {type(value).__name__}")
+    raise CheckpointError(f"a {type(value).__name__} in the checkpoint's sections; expected JSON values or arrays")
 
 
 def load_pt(path: str | os.PathLike) -> Checkpoint:
@@ -76,16 +65,18 @@ def load_pt(path: str | os.PathLike) -> Checkpoint:
     except Exception as e:  # a damaged or foreign file makes torch.load raise almost anything
         raise CheckpointError(f"{path}: not a PyTorch file torch.load reads safely ({type(e).__name__}: "
                               f"{str(e)[:200]})") from None
+    foreign = (f"{path}: not a model written by autograd-rnn export; expected a dict with 'state_dict' and "
+               f"'autograd_rnn'")
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{foreign} (got a {type(obj).__name__})")
     try:
-        if not isinstance(obj, dict):
-            raise TypeError(f"a {type(obj).__name__}")
         meta = json.loads(obj["autograd_rnn"])
         weights = numpy_state_dict(obj["state_dict"])
-        if meta["format"] != FORMAT or not isinstance(meta["version"], int):
-            raise ValueError(f"format {meta['format']!r}")
+        known = meta["format"] == FORMAT and isinstance(meta["version"], int)
     except (TypeError, KeyError, ValueError, AttributeError) as e:
-        raise CheckpointError(f"{path}: not a model written by autograd-rnn export ({type(e).__name__}: {e}); "
-                              f"expected a dict with 'state_dict' and 'autograd_rnn'") from None
+        raise CheckpointError(f"{foreign} ({type(e).__name__}: {e})") from None
+    if not known:
+        raise CheckpointError(f"{foreign} (format {meta.get('format')!r})")
     if meta["version"] > VERSION:
         raise CheckpointError(f"{path}: written by a newer autograd_rnn (version {meta['version']}); this one reads "
                               f"version <= {VERSION}")

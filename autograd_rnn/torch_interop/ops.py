@@ -13,6 +13,7 @@ counterpart until it registers one.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -37,8 +38,17 @@ def axes(axis, x: torch.Tensor) -> tuple[int, ...]:
 
 
 def reduction(fn: Callable) -> Counterpart:
-    """``Sum``, ``Mean``: ``fn(x, dim, keepdim)`` over the gate's axes (none at all: ``x`` itself)."""
+    """``Sum``: ``fn(x, dim, keepdim)`` over the gate's axes (none at all: ``x`` itself)."""
     return lambda gate: lambda x: fn(x, axes(gate.axis, x), gate.keepdims) if axes(gate.axis, x) else x.clone()
+
+
+def mean(gate: G.Mean) -> Callable:
+    """``Mean`` as the sum of ``x / n``: like the gate, finite where the sum of ``x`` would overflow."""
+    def of(x):
+        dims = axes(gate.axis, x)
+        return (x / math.prod(x.shape[d] for d in dims)).sum(dims, keepdim=gate.keepdims) if dims else x.clone()
+
+    return of
 
 
 def variance(gate: G.Var) -> Callable:
@@ -114,7 +124,7 @@ TORCH: dict[type, Counterpart] = {
     G.Abs: same(torch.abs),
     G.Power: lambda gate: lambda x: torch.pow(x, gate.p),
     G.Sum: reduction(torch.sum),
-    G.Mean: reduction(torch.mean),
+    G.Mean: mean,
     G.Var: variance,
     G.Concat: lambda gate: lambda *xs: torch.cat(xs, dim=gate.axis),
     G.Stack: lambda gate: lambda *xs: torch.stack(xs, dim=gate.axis),

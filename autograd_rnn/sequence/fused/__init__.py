@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ...errors import GateTypeError
 from ...nodes import Cell, GRULayer, LSTMLayer, RNNLayer
 from .gru import GRUKernel
 from .lstm import LSTMKernel
@@ -49,7 +50,7 @@ def register_fused(cls: type, entry: FusedCell) -> None:
     """Run ``cls`` (exactly that class) with ``entry``'s kernel. Its ``step`` stays the reference
     the kernel must match: property-test the two against each other."""
     if not (isinstance(cls, type) and issubclass(cls, Cell)):
-        raise TypeError(f"register_fused: {cls!r} is not a Cell subclass")
+        raise GateTypeError(f"register_fused: {cls!r} is not a Cell subclass; expected the class of a cell")
     FUSED[cls] = entry
 
 

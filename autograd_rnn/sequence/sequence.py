@@ -99,9 +99,10 @@ class Sequence(Node):
 
     def input_projection(self) -> tuple[Tensor, Tensor] | None:
         """``(weight, bias)`` of the input projection ``x W^T + b`` the fused kernel expects to be
-        made before the loop (see :meth:`forward_projected`), or None on the composed path."""
+        made before the loop (see :meth:`forward_projected`), or None on the composed path and
+        for a kernel that reads ``xs`` itself."""
         entry = self.kernel_path()
-        return None if entry is None else tuple(self.cell.resolve(n) for n in entry.projection)
+        return None if entry is None or not entry.projection else tuple(self.cell.resolve(n) for n in entry.projection)
 
     def frozen(self) -> FrozenSequence:
         """This Sequence as a function of arrays (time-major), its parameters read now: the same
@@ -133,6 +134,8 @@ class Sequence(Node):
             names = tuple(cell.parameters())
             gate = SequenceGate(kernel, names, cell.n_state, self.truncation, self._monitor)
             return self._finish(gate, xs, state0, [cell.resolve(n) for n in names])
+        if not entry.projection:
+            return self._recur(entry, kernel, xs, state0)
         W, b = (cell.resolve(n) for n in entry.projection)
         return self._recur(entry, kernel, linear(xs, W, b), state0)
 
@@ -141,9 +144,10 @@ class Sequence(Node):
         (time-major, or batch-major with ``batch_first``): the language model makes it from a
         table of projected embeddings. Only on the fused path (:meth:`input_projection`)."""
         entry, kernel = self._plan()
-        if entry is None:
-            raise GateInputError(f"Sequence: forward_projected needs the fused kernel, and "
-                                 f"{type(self.cell).__name__} runs composed here; call the Sequence on xs")
+        if entry is None or not entry.projection:
+            raise GateInputError(f"Sequence: forward_projected needs a fused kernel with an input projection, and "
+                                 f"{type(self.cell).__name__} " + ("runs composed here" if entry is None else
+                                                                   "has none") + "; call the Sequence on xs")
         zx = zx if isinstance(zx, Tensor) else Tensor(zx)
         if zx.ndim != 3:
             raise GateInputError(f"Sequence: zx has shape {shape_str(zx.shape)}; expected (T, batch, G*hidden)")

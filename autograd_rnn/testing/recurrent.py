@@ -3,8 +3,9 @@ finite differences see; truncated policies are checked by
 :func:`autograd_rnn.gradcheck_sequence` against the explicitly truncated objective).
 
 A case draws a built-in cell and a path: the fused kernel from the sequence layer's table (inputs
-``(zx, *state0, weight_hh, bias_hh)``, ``zx`` the input projection) or the composed kernel
-(inputs ``(xs, *state0, *every cell parameter)``)."""
+``(zx, *state0, weight_hh, bias_hh)``, ``zx`` the input projection, or ``(xs, *state0, *the
+parameters the kernel reads)`` for a kernel without one) or the composed kernel (inputs ``(xs,
+*state0, *every cell parameter)``)."""
 
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ def _sequence(d: Draw) -> GateCase:
     if d.booleans():
         entry = FUSED[cls]
         kernel = functools.partial(entry.kernel, **entry.options(cell))
-        zx = d.floats((T, B, params[entry.recurrent[0]].shape[0]))
+        width = params[entry.projection[0]].shape[0] if entry.projection else In
         gate = SequenceGate(kernel, entry.recurrent, cell.n_state)
-        return GateCase(gate, (zx, *states, *[params[n] for n in entry.recurrent]))
+        return GateCase(gate, (d.floats((T, B, width)), *states, *[params[n] for n in entry.recurrent]))
     gate = SequenceGate(functools.partial(ComposedKernel, cell), tuple(params), cell.n_state)
     return GateCase(gate, (d.floats((T, B, In)), *states, *params.values()))

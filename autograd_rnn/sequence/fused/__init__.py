@@ -3,7 +3,9 @@ class. A cell knows nothing of them.
 
 A fused cell is run as two pieces: its input projection ``zx = x W^T + b`` over the whole
 ``(T, batch, input)`` block at once (an ordinary ``LinearGate``, so its gradients come from the
-graph), then the kernel's recurrence on ``zx``. Both read the cell's parameters by name.
+graph), then the kernel's recurrence on ``zx``. Both read the cell's parameters by name. A kernel
+whose cell has no such projection (the layer-normalised LSTM normalises ``x W^T`` before adding a
+bias) reads ``xs`` itself: its entry names no projection.
 
 :func:`fused_for` returns the table's entry only when it computes exactly the cell's ``step``:
 the class itself (not a subclass, which may override ``step``), no ``step`` assigned on the
@@ -16,8 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ...nodes import Cell, GRULayer, LSTMLayer, RNNLayer
+from ...nodes import Cell, GRULayer, LayerNormLSTM, LSTMLayer, RNNLayer
 from .gru import GRUKernel
+from .lnlstm import PARAMETERS as LN_PARAMETERS
+from .lnlstm import LNLSTMKernel
 from .lstm import LSTMKernel
 from .rnn import RNNKernel
 
@@ -27,7 +31,8 @@ class FusedCell:
     """How to run one cell class fused.
 
     ``kernel(**options(cell))`` is one application of the recurrence; ``projection`` names the
-    (weight, bias) of the input projection, ``recurrent`` the parameters the kernel reads."""
+    (weight, bias) of the input projection, or is empty when the kernel takes the inputs ``xs``
+    themselves; ``recurrent`` names the parameters the kernel reads."""
 
     kernel: type
     projection: tuple[str, str] = ("weight_ih", "bias_ih")
@@ -42,6 +47,8 @@ FUSED: dict[type, FusedCell] = {
     RNNLayer: FusedCell(RNNKernel, options=lambda cell: {"nonlinearity": cell.nonlinearity}),
     LSTMLayer: FusedCell(LSTMKernel),
     GRULayer: FusedCell(GRUKernel),
+    LayerNormLSTM: FusedCell(LNLSTMKernel, projection=(), recurrent=LN_PARAMETERS,
+                             options=lambda cell: {"eps": cell.eps}),
 }
 
 
@@ -61,4 +68,5 @@ def fused_for(cell: Cell) -> FusedCell | None:
     return entry
 
 
-__all__ = ["FusedCell", "FUSED", "register_fused", "fused_for", "RNNKernel", "LSTMKernel", "GRUKernel"]
+__all__ = ["FusedCell", "FUSED", "register_fused", "fused_for", "RNNKernel", "LSTMKernel", "GRUKernel",
+           "LNLSTMKernel"]

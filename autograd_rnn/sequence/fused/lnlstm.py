@@ -1,0 +1,191 @@
+"""Fused layer-normalised LSTM (:class:`~autograd_rnn.nodes.LayerNormLSTM`)::
+
+    N(a) = (a - mean(a)) * r,   r = 1 / sqrt(var(a) + eps)          each row, over the last axis
+
+    u_t = gain_ih * N(x_t W_ih^T) + bias                            all T steps at once, before the loop
+    z_t = u_t + gain_hh * N(h_{t-1} W_hh^T)                         (batch, 4H) = [z_i z_f z_g z_o]
+    i, f, o = s(z_i), s(z_f), s(z_o);   g = tanh(z_g)               s = sigmoid
+    c_t = f * c_{t-1} + i * g
+    m_t = N(c_t);   h_t = o * tanh(gain_c * m_t + bias_c)
+
+The kernel reads the inputs ``xs`` itself (the layer norm sits between the input projection and
+the gates, so there is no ``x W^T + b`` to make before the loop); sigmoids through one tanh, as in
+the LSTM kernel. Backward of a layer norm ``n = N(a)`` (row by row, ``W`` the row's width), linear
+in ``dn``::
+
+    N'(dn) = r * (dn - mean(dn) - n * mean(dn * n))
+
+Backward of one step (``dh``, ``dc`` the gradients reaching h_t and c_t)::
+
+    dy    = dh * o * (1 - tanh(y)^2)                   y = gain_c * m_t + bias_c
+    dc~   = dc + N'_c(gain_c * dy)                     (m_t, r_c)
+    dz_i, dz_f, dz_g = dc~ * [g i (1-i),  c_{t-1} f (1-f),  i (1-g^2)]
+    dz_o  = dh * tanh(y) * o (1 - o)
+    dc_{t-1} = dc~ * f
+    dh_{t-1} = N'_h(gain_hh * dz) @ W_hh               (n_h = N(h_{t-1} W_hh^T), r_h)
+
+``dz`` and ``dy`` of every step are kept side by side, ``[dz dy]`` (5H wide), summed over a
+policy's visits; ``finish`` turns them into every gradient over all T*B rows at once (the layer
+norm backwards are linear, so running them on the sums is exact)::
+
+    dbias = sum dz       dgain_ih = sum dz * n_x      dgain_hh = sum dz * n_h
+    dgain_c = sum dy * m      dbias_c = sum dy
+    da_x = N'_x(gain_ih * dz):   dxs = da_x @ W_ih,   dW_ih = sum da_x^T x_t
+    da_h = N'_h(gain_hh * dz):   dW_hh = sum da_h^T h_{t-1}
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import GateInputError
+from ...gates.base import Saved, outer_sum, shape_str
+from ...graph import is_grad_enabled
+from ...threads import use
+from ..kernel import Kernel, StepGradients
+from .rnn import rows, sigmoid_scale
+
+PARAMETERS = ("weight_ih", "weight_hh", "bias", "gain_ih", "gain_hh", "gain_c", "bias_c")
+
+
+def normalize(a: np.ndarray, eps: float, r: np.ndarray) -> np.ndarray:
+    """``a (..., W)`` replaced by ``N(a)``, its rows' ``1 / sqrt(var + eps)`` written into ``r (..., 1)``;
+    returns ``a``."""
+    a -= a.mean(axis=-1, keepdims=True)
+    r[...] = np.einsum("...i,...i->...", a, a)[..., None]
+    r /= a.shape[-1]
+    r += eps
+    np.sqrt(r, out=r)
+    np.reciprocal(r, out=r)
+    a *= r
+    return a
+
+
+def normalize_back(n: np.ndarray, r: np.ndarray, dn: np.ndarray) -> np.ndarray:
+    """``N'(dn) = r * (dn - mean(dn) - n * mean(dn * n))`` for ``n = N(a)``, row by row, computed in
+    ``dn`` (overwritten; the caller's own temporary); returns it."""
+    width = n.shape[-1]
+    dot = np.einsum("...i,...i->...", dn, n)[..., None]
+    dot /= width
+    dn -= dn.mean(axis=-1, keepdims=True)
+    dn -= n * dot
+    dn *= r
+    return dn
+
+
+def check_parameters(xs: np.ndarray, h0: np.ndarray, params: dict) -> int:
+    """Every parameter's shape against ``xs (T, B, I)`` and ``h0 (B, H)``; returns H."""
+    n_in, H = xs.shape[2], h0.shape[1]
+    expect = {"weight_ih": (4 * H, n_in), "weight_hh": (4 * H, H), "bias": (4 * H,), "gain_ih": (4 * H,),
+              "gain_hh": (4 * H,), "gain_c": (H,), "bias_c": (H,)}
+    for name, shape in expect.items():
+        if params[name].shape != shape:
+            raise GateInputError(f"LNLSTMKernel: parameter '{name}' has shape {shape_str(params[name].shape)}; "
+                                 f"expected {shape_str(shape)} for input size {n_in} and hidden size {H}")
+    return H
+
+
+class LNLSTMKernel(Kernel):
+    """One application of the fused layer-normalised LSTM (see the module docstring)."""
+
+    gates = 4
+
+    def __init__(self, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, xs, states0, params):
+        H = check_parameters(xs, states0[0], params)
+        T, B, n_in = xs.shape
+        G, dt, eps = 4 * H, xs.dtype, self.eps
+        W_ih, W_hh = params["weight_ih"], params["weight_hh"]
+        use(T * B, n_in, G)
+        nx = (xs.reshape(T * B, n_in) @ W_ih.T).reshape(T, B, G)
+        rx = np.empty((T, B, 1), dt)
+        normalize(nx, eps, rx)
+        act = nx * params["gain_ih"]  # u_t, then z_t, then the activations [i f g o], in place
+        act += params["bias"]
+        hs, cs = np.empty((T + 1, B, H), dt), np.empty((T + 1, B, H), dt)
+        hs[0], cs[0] = states0
+        nh, rh = np.empty((T, B, G), dt), np.empty((T, B, 1), dt)
+        m, rc, tc = np.empty((T, B, H), dt), np.empty((T, B, 1), dt), np.empty((T, B, H), dt)
+        scale, shift = sigmoid_scale(B, H, 4, 2, dt)
+        g_hh, g_c, b_c = rows(params["gain_hh"], B), rows(params["gain_c"], B), rows(params["bias_c"], B)
+        scaled, ig = np.empty((B, G), dt), np.empty((B, H), dt)
+        W_T = W_hh.T
+        use(B, H, G, count=T)
+        for t in range(T):
+            a = nh[t]
+            np.dot(hs[t], W_T, out=a)
+            normalize(a, eps, rh[t])
+            z = act[t]
+            np.multiply(a, g_hh, out=scaled)
+            z += scaled
+            z *= scale
+            np.tanh(z, out=z)
+            z *= scale
+            z += shift
+            c = cs[t + 1]
+            np.multiply(z[:, H : 2 * H], cs[t], out=c)
+            np.multiply(z[:, :H], z[:, 2 * H : 3 * H], out=ig)
+            c += ig
+            mc = m[t]
+            np.copyto(mc, c)
+            normalize(mc, eps, rc[t])
+            y = tc[t]
+            np.multiply(mc, g_c, out=y)
+            y += b_c
+            np.tanh(y, out=y)
+            np.multiply(z[:, 3 * H :], y, out=hs[t + 1])
+        if not is_grad_enabled():  # no backward will run: nothing to keep
+            return hs[1:], (hs[T], cs[T])
+        i, f, g, o = act[..., :H], act[..., H : 2 * H], act[..., 2 * H : 3 * H], act[..., 3 * H :]
+        R = np.empty((T, B, 3, H), dt)
+        R[:, :, 0] = g * i * (1 - i)
+        R[:, :, 1] = cs[:-1] * f * (1 - f)
+        R[:, :, 2] = i * (1 - g * g)
+        self.saved = Saved(xs=xs, hs=hs, W_ih=W_ih, W_hh=W_hh, gain_ih=params["gain_ih"], gain_hh=params["gain_hh"],
+                           gain_c=params["gain_c"], nx=nx, rx=rx, nh=nh, rh=rh, m=m, rc=rc, f=f, R=R,
+                           Q=o * (1 - tc * tc), P_o=tc * o * (1 - o))
+        return hs[1:], (hs[T], cs[T])
+
+    def new_acc(self) -> StepGradients:
+        T, B, H = self.saved.hs[1:].shape
+        return StepGradients((T, B, 5 * H), self.saved.hs.dtype)
+
+    def step_back(self, acc: StepGradients, s0: int, s1: int, dstate: tuple) -> tuple:
+        s = self.saved
+        dh, dc = dstate
+        n, B, H = dh.shape
+        d = acc.begin(s0, s1)
+        dz, dy = d[..., : 4 * H], d[..., 4 * H :]
+        np.multiply(dh, s.Q[s0:s1], out=dy)
+        dct = normalize_back(s.m[s0:s1], s.rc[s0:s1], dy * s.gain_c)
+        dct += dc
+        np.multiply(dct[:, :, None, :], s.R[s0:s1], out=dz[..., : 3 * H].reshape(n, B, 3, H))
+        np.multiply(dh, s.P_o[s0:s1], out=dz[..., 3 * H :])
+        da = normalize_back(s.nh[s0:s1], s.rh[s0:s1], dz * s.gain_hh)
+        acc.end(s0, s1, d)
+        use(n * B, 4 * H, H)
+        dh_prev = (da.reshape(n * B, 4 * H) @ s.W_hh).reshape(n, B, H)
+        return dh_prev, dct * s.f[s0:s1]
+
+    def finish(self, acc: StepGradients):
+        s = self.saved
+        d = acc.result()
+        T, B, n_in = s.xs.shape
+        H = d.shape[-1] // 5
+        dz, dy = d[..., : 4 * H], d[..., 4 * H :]
+        da_x = normalize_back(s.nx, s.rx, dz * s.gain_ih).reshape(T * B, 4 * H)
+        da_h = normalize_back(s.nh, s.rh, dz * s.gain_hh).reshape(T * B, 4 * H)
+        use(T * B, 4 * H, n_in)
+        dxs = (da_x @ s.W_ih).reshape(T, B, n_in)
+        return dxs, {
+            "weight_ih": outer_sum(da_x, s.xs.reshape(T * B, n_in)),
+            "weight_hh": outer_sum(da_h, s.hs[:-1].reshape(T * B, H)),
+            "bias": dz.sum(axis=(0, 1)),
+            "gain_ih": np.einsum("tbi,tbi->i", dz, s.nx),
+            "gain_hh": np.einsum("tbi,tbi->i", dz, s.nh),
+            "gain_c": np.einsum("tbi,tbi->i", dy, s.m),
+            "bias_c": dy.sum(axis=(0, 1)),
+        }

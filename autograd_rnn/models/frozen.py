@@ -36,7 +36,7 @@ class FrozenModel:
         else:
             with no_grad():
                 self.table = model.projected_table().data
-        self.W_out, self.b_out = model.proj.weight.data, model.proj.bias.data
+        self.W_out, self.b_out = model.output_weight().data, model.proj.bias.data
 
     def __call__(self, tokens: np.ndarray, state: list | None = None) -> tuple[np.ndarray, list]:
         tokens = np.asarray(tokens)

@@ -110,7 +110,7 @@ class Run:
         self.model = LanguageModel(len(self.data.vocab), cell=self.cell, embed_size=cfg.embed, hidden_size=cfg.hidden,
                                    layers=cfg.layers, dropout=cfg.dropout, one_hot=cfg.one_hot,
                                    truncation=cfg.truncation, dtype=np.dtype(cfg.dtype),
-                                   rng=np.random.default_rng(cfg.seed), **cfg.cell_options)
+                                   rng=np.random.default_rng(cfg.seed), **cfg.model_options(), **cfg.cell_options)
         self.params = self.model.parameters()
         self.optimizer = make_optimizer(cfg.optimizer, self.params, cfg.lr, cfg.weight_decay)
         total = self._total(ck)

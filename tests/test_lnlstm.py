@@ -32,10 +32,11 @@ def random_cell(In, H, seed, dtype=np.float64, eps=1e-5):
     return cell
 
 
-def case(T, B, In, H, seed):
+def case(T, B, In, H, seed, eps=1e-5):
     rng = np.random.default_rng(seed + 1)
-    return (random_cell(In, H, seed), rng.normal(size=(T, B, In)), tuple(rng.normal(size=(B, H)) for _ in range(2)),
-            rng.normal(size=(T, B, H)), tuple(rng.normal(size=(B, H)) for _ in range(2)))
+    return (random_cell(In, H, seed, eps=eps), rng.normal(size=(T, B, In)),
+            tuple(rng.normal(size=(B, H)) for _ in range(2)), rng.normal(size=(T, B, H)),
+            tuple(rng.normal(size=(B, H)) for _ in range(2)))
 
 
 def by_hand(cell, x, h, c):
@@ -73,13 +74,13 @@ def test_it_is_a_built_in_cell_run_by_its_own_kernel():
     assert CELLS["lnlstm"] is LayerNormLSTM and ar.nodes.cell_class("LNLSTM") is LayerNormLSTM
     seq = Sequence(LayerNormLSTM(3, 4, rng=0))
     assert seq.kernel_path() is FUSED[LayerNormLSTM] and FUSED[LayerNormLSTM].kernel is LNLSTMKernel
-    assert seq.input_projection() is None  # the kernel reads xs: the layer norm sits after x W_ih^T
+    assert seq.project(ar.Tensor(np.zeros((5, 3)))).shape == (5, 16)  # the input part, row by row
     assert Sequence(LayerNormLSTM(3, 4, rng=0), fused=False).kernel_path() is None
     assert LayerNormLSTM(3, 4, eps=1e-3).config() == {"eps": 1e-3}
     with pytest.raises(ConfigError, match="eps=0"):
         LayerNormLSTM(3, 4, eps=0)
-    with pytest.raises(GateInputError, match="forward_projected needs a fused kernel with an input projection"):
-        seq.forward_projected(ar.Tensor(np.zeros((2, 1, 16))))
+    with pytest.raises(GateInputError, match="the input part has shape \\(2, 1, 12\\); expected \\(2, 1, 16\\)"):
+        seq.forward_projected(ar.Tensor(np.zeros((2, 1, 12))))
 
 
 sizes = st.tuples(st.integers(1, 6), st.integers(1, 3), st.integers(1, 3), st.integers(1, 4))
@@ -106,7 +107,11 @@ def test_truncation_equals_the_explicit_detach_reference(fused, size, policy, se
 @given(size=sizes, policy=st.sampled_from([Full(), LookBack(0), LookBack(2), Truncated(2), Truncated(2, 3)]),
        seed=st.integers(0, 2**16))
 def test_fused_gradients_pass_finite_differences(size, policy, seed):
-    cell, xs, state0, *_ = case(*size, seed)
+    """With eps = 0.1: a layer norm's curvature grows as 1 / (var + eps) of its row, and a row of
+    x W^T with one or two inputs can have almost no variance (with one input, N(x w) is sign(x) N(w)
+    but for |x| below about sqrt(eps)), where central differences with the checker's step are off
+    by more than 1e-6 (smaller steps agree). The kernel's arithmetic is the same for any eps."""
+    cell, xs, state0, *_ = case(*size, seed, eps=0.1)
     report = ar.gradcheck_sequence(Sequence(cell, truncation=policy), xs, state0, seed=seed)
     assert report.passed and report.max_rel_err < 1e-6
 
@@ -121,13 +126,13 @@ def wrong_normalize_back(n, r, dn):
 
 def test_a_planted_backward_bug_is_caught(monkeypatch):
     monkeypatch.setattr(fused_lnlstm, "normalize_back", wrong_normalize_back)
-    cell, xs, state0, g_hs, g_final = case(4, 2, 3, 3, seed=1)
+    cell, xs, state0, g_hs, g_final = case(3, 1, 2, 2, seed=1)
     _, fused = sequence_grads(cell, xs, state0, g_hs, g_final, Full(), fused=True)
     _, composed = sequence_grads(cell, xs, state0, g_hs, g_final, Full(), fused=False)
     with pytest.raises(AssertionError):
         assert_grads_close(fused, composed, rtol=1e-6)
-    with pytest.raises(ar.GradcheckError):
-        ar.gradcheck_sequence(Sequence(cell), xs, state0)
+    report = ar.gradcheck_sequence(Sequence(cell), xs, state0, raise_exception=False)
+    assert not report.passed and sorted(report.bad_steps) == [0, 1, 2]  # wrong at every step, as it is
 
 
 def test_float32_follows_float64():
@@ -148,13 +153,16 @@ def test_a_parameter_of_the_wrong_shape_is_named():
 
 
 @pytest.mark.parametrize("fused", [True, False], ids=["fused", "composed"])
-def test_language_model_and_sampling(fused):
+@pytest.mark.parametrize("one_hot", [False, True], ids=["embedding", "one_hot"])
+def test_language_model_and_sampling(fused, one_hot):
+    """FrozenModel (sampling) computes the eval forward; a fused first layer looks tokens up in the
+    table of its input part (gain * N(E W_ih^T) + bias, made once), as the LSTM's does."""
     model = LanguageModel(7, cell="lnlstm", embed_size=3, hidden_size=4, layers=2, dropout=0.4, eps=1e-4,
-                          dtype=np.float64, rng=0, fused=fused)
+                          one_hot=one_hot, dtype=np.float64, rng=0, fused=fused)
     assert model.cell_options() == {"eps": 1e-4}
     x = np.array([[1, 4], [6, 6], [0, 2], [3, 5], [5, 0]])
     frozen = FrozenModel(model)
-    assert not frozen.projected
+    assert frozen.projected == fused
     want, _ = model.eval()(x)
     np.testing.assert_allclose(frozen(x)[0], want.data, rtol=1e-12, atol=1e-14)
     steps, state = [], None

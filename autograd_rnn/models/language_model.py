@@ -7,7 +7,7 @@ import numpy as np
 from ..cellspec import check_options, spec_of
 from ..errors import ConfigError, GateInputError
 from ..gates.base import check_indices
-from ..graph import Tensor, dropout, embedding, linear, softmax_cross_entropy
+from ..graph import Tensor, dropout, embedding, softmax_cross_entropy
 from ..init import as_rng, uniform
 from ..nodes import Embedding, Linear, Node, TiedLinear, cell_class, check_probability, check_size
 from ..sequence import Recurrent, Truncation, check_cell_options, detach_state
@@ -175,12 +175,12 @@ class LanguageModel(Node):
         return self.embedding.weight if self.tied else self.proj.weight
 
     def projected_table(self, table: Tensor | None = None) -> Tensor | None:
-        """``P = E W_ih^T + b_ih (V, G*H)``, the first layer's input projection of every row of
-        ``table`` (default the embedding's weight ``E``), or None where that layer has no such
-        projection (it runs composed, or its kernel reads the inputs itself) or the model is
-        one-hot."""
-        first = None if self.one_hot else self.rnn.sequences()[0].input_projection()
-        return None if first is None else linear(self.embedding.weight if table is None else table, *first)
+        """``P = E W_ih^T + b_ih (V, G*H)``, the first layer's input projection (its fused input
+        part) of every row of ``table`` (default the embedding's weight ``E``), or None where that
+        layer runs composed or the model is one-hot."""
+        if self.one_hot:
+            return None
+        return self.rnn.sequences()[0].project(self.embedding.weight if table is None else table)
 
     def loss(self, inputs: np.ndarray, targets: np.ndarray, mask: np.ndarray | None = None,
              state: list | None = None):

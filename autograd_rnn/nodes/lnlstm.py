@@ -34,8 +34,9 @@ class LayerNormLSTM(Cell):
     input at a zero state gives ``z = bias``, so a zero ``bias`` would give a constant ``c'``) the
     normalisation's slope is ``1 / sqrt(eps)``, which the random bias keeps away from.
 
-    The step below is the reference; the sequence layer runs a fused kernel with a hand-derived
-    backward (:mod:`autograd_rnn.sequence.fused.lnlstm`), tested against it.
+    The step below is the reference. The sequence layer runs :meth:`input_part` over the whole
+    block first, with graph ops, then a fused kernel with a hand-derived backward for the rest
+    (:mod:`autograd_rnn.sequence.fused.lnlstm`), tested against the step.
     """
 
     gates = 4
@@ -59,10 +60,17 @@ class LayerNormLSTM(Cell):
         self.norm_gates = LayerNorm(G, self.eps, affine=False, dtype=dtype)
         self.norm_cell = LayerNorm(H, self.eps, affine=False, dtype=dtype)
 
+    def input_part(self, x: Tensor) -> Tensor:
+        """``gain_ih * N(x @ weight_ih.T) + bias``: the part of ``z`` that reads only the input,
+        ``x (..., I)`` -> ``(..., 4H)``, row by row (the fused path makes it for every step at once,
+        or for an embedding table's rows)."""
+        if x.ndim != 2:
+            return self.input_part(x.reshape(-1, x.shape[-1])).reshape(*x.shape[:-1], 4 * self.hidden_size)
+        return self.norm_gates(x @ self.weight_ih.T) * self.gain_ih + self.bias
+
     def step(self, x: Tensor, state: tuple) -> tuple:
         h, c = state
-        z = (self.norm_gates(x @ self.weight_ih.T) * self.gain_ih
-             + self.norm_gates(h @ self.weight_hh.T) * self.gain_hh + self.bias)
+        z = self.input_part(x) + self.norm_gates(h @ self.weight_hh.T) * self.gain_hh
         zi, zf, zg, zo = z.split(4)
         c_new = zf.sigmoid() * c + zi.sigmoid() * zg.tanh()
         return zo.sigmoid() * (self.norm_cell(c_new) * self.gain_c + self.bias_c).tanh(), c_new

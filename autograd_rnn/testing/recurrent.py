@@ -3,9 +3,8 @@ finite differences see; truncated policies are checked by
 :func:`autograd_rnn.gradcheck_sequence` against the explicitly truncated objective).
 
 A case draws a built-in cell and a path: the fused kernel from the sequence layer's table (inputs
-``(zx, *state0, weight_hh, bias_hh)``, ``zx`` the input projection, or ``(xs, *state0, *the
-parameters the kernel reads)`` for a kernel without one) or the composed kernel (inputs ``(xs,
-*state0, *every cell parameter)``)."""
+``(zx, *state0, *the parameters the kernel reads)``, ``zx`` the input projection or input part)
+or the composed kernel (inputs ``(xs, *state0, *every cell parameter)``)."""
 
 from __future__ import annotations
 
@@ -26,7 +25,7 @@ def _sequence(d: Draw) -> GateCase:
     if d.booleans():
         entry = FUSED[cls]
         kernel = functools.partial(entry.kernel, **entry.options(cell))
-        width = params[entry.projection[0]].shape[0] if entry.projection else In
+        width = entry.kernel.gates * H
         gate = SequenceGate(kernel, entry.recurrent, cell.n_state)
         return GateCase(gate, (d.floats((T, B, width)), *states, *[params[n] for n in entry.recurrent]))
     gate = SequenceGate(functools.partial(ComposedKernel, cell), tuple(params), cell.n_state)

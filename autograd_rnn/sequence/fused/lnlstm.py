@@ -2,16 +2,17 @@
 
     N(a) = (a - mean(a)) * r,   r = 1 / sqrt(var(a) + eps)          each row, over the last axis
 
-    u_t = gain_ih * N(x_t W_ih^T) + bias                            all T steps at once, before the loop
+    u_t = gain_ih * N(x_t W_ih^T) + bias                            the input part, made before the loop
     z_t = u_t + gain_hh * N(h_{t-1} W_hh^T)                         (batch, 4H) = [z_i z_f z_g z_o]
     i, f, o = s(z_i), s(z_f), s(z_o);   g = tanh(z_g)               s = sigmoid
     c_t = f * c_{t-1} + i * g
     m_t = N(c_t);   h_t = o * tanh(gain_c * m_t + bias_c)
 
-The kernel reads the inputs ``xs`` itself (the layer norm sits between the input projection and
-the gates, so there is no ``x W^T + b`` to make before the loop); sigmoids through one tanh, as in
-the LSTM kernel. Backward of a layer norm ``n = N(a)`` (row by row, ``W`` the row's width), linear
-in ``dn``::
+The input part ``u`` depends only on the input: the sequence layer makes it with graph ops
+(:meth:`LayerNormLSTM.input_part`) over all steps at once, or over an embedding table's rows, and
+its gradients come from the graph; the kernel takes ``u`` as the LSTM kernel takes its input
+projection. Sigmoids through one tanh, as in the LSTM kernel. Backward of a layer norm ``n =
+N(a)`` (row by row), linear in ``dn``::
 
     N'(dn) = r * (dn - mean(dn) - n * mean(dn * n))
 
@@ -24,14 +25,13 @@ Backward of one step (``dh``, ``dc`` the gradients reaching h_t and c_t)::
     dc_{t-1} = dc~ * f
     dh_{t-1} = N'_h(gain_hh * dz) @ W_hh               (n_h = N(h_{t-1} W_hh^T), r_h)
 
-``dz`` and ``dy`` of every step are kept side by side, ``[dz dy]`` (5H wide), summed over a
-policy's visits; ``finish`` turns them into every gradient over all T*B rows at once (the layer
-norm backwards are linear, so running them on the sums is exact)::
+``dz`` is the gradient of ``u_t``. The ``dz`` and ``dy`` of every step are kept side by side,
+``[dz dy]`` (5H wide), summed over a policy's visits; ``finish`` turns them into the recurrent
+parameters' gradients over all T*B rows at once (the layer norm's backward is linear, so running
+it on the sums is exact)::
 
-    dbias = sum dz       dgain_ih = sum dz * n_x      dgain_hh = sum dz * n_h
-    dgain_c = sum dy * m      dbias_c = sum dy
-    da_x = N'_x(gain_ih * dz):   dxs = da_x @ W_ih,   dW_ih = sum da_x^T x_t
-    da_h = N'_h(gain_hh * dz):   dW_hh = sum da_h^T h_{t-1}
+    dgain_hh = sum dz * n_h      dgain_c = sum dy * m      dbias_c = sum dy
+    dW_hh = sum N'_h(gain_hh * dz)^T h_{t-1}
 """
 
 from __future__ import annotations
@@ -45,18 +45,21 @@ from ...threads import use
 from ..kernel import Kernel, StepGradients
 from .rnn import rows, sigmoid_scale
 
-PARAMETERS = ("weight_ih", "weight_hh", "bias", "gain_ih", "gain_hh", "gain_c", "bias_c")
+RECURRENT = ("weight_hh", "gain_hh", "gain_c", "bias_c")
+"""The parameters the kernel reads; the input part reads ``weight_ih``, ``gain_ih`` and ``bias``."""
 
 
 def normalize(a: np.ndarray, eps: float, r: np.ndarray) -> np.ndarray:
     """``a (..., W)`` replaced by ``N(a)``, its rows' ``1 / sqrt(var + eps)`` written into ``r (..., 1)``;
     returns ``a``."""
-    a -= a.mean(axis=-1, keepdims=True)
-    r[...] = np.einsum("...i,...i->...", a, a)[..., None]
+    mean = a.sum(axis=-1, keepdims=True)
+    mean /= a.shape[-1]
+    a -= mean
+    np.einsum("...i,...i->...", a, a, out=r[..., 0])
     r /= a.shape[-1]
     r += eps
     np.sqrt(r, out=r)
-    np.reciprocal(r, out=r)
+    np.divide(1, r, out=r)
     a *= r
     return a
 
@@ -67,21 +70,25 @@ def normalize_back(n: np.ndarray, r: np.ndarray, dn: np.ndarray) -> np.ndarray:
     width = n.shape[-1]
     dot = np.einsum("...i,...i->...", dn, n)[..., None]
     dot /= width
-    dn -= dn.mean(axis=-1, keepdims=True)
+    mean = dn.sum(axis=-1, keepdims=True)
+    mean /= width
+    dn -= mean
     dn -= n * dot
     dn *= r
     return dn
 
 
-def check_parameters(xs: np.ndarray, h0: np.ndarray, params: dict) -> int:
-    """Every parameter's shape against ``xs (T, B, I)`` and ``h0 (B, H)``; returns H."""
-    n_in, H = xs.shape[2], h0.shape[1]
-    expect = {"weight_ih": (4 * H, n_in), "weight_hh": (4 * H, H), "bias": (4 * H,), "gain_ih": (4 * H,),
-              "gain_hh": (4 * H,), "gain_c": (H,), "bias_c": (H,)}
+def check_parameters(u: np.ndarray, h0: np.ndarray, params: dict) -> int:
+    """Every parameter's shape, and the input part's, against ``h0 (B, H)``; returns H."""
+    H = h0.shape[1]
+    expect = {"weight_hh": (4 * H, H), "gain_hh": (4 * H,), "gain_c": (H,), "bias_c": (H,)}
     for name, shape in expect.items():
         if params[name].shape != shape:
             raise GateInputError(f"LNLSTMKernel: parameter '{name}' has shape {shape_str(params[name].shape)}; "
-                                 f"expected {shape_str(shape)} for input size {n_in} and hidden size {H}")
+                                 f"expected {shape_str(shape)} for hidden size {H}")
+    if u.shape[2] != 4 * H:
+        raise GateInputError(f"LNLSTMKernel: the input part has shape {shape_str(u.shape)}; expected "
+                             f"{shape_str((u.shape[0], u.shape[1], 4 * H))} for hidden size {H}")
     return H
 
 
@@ -94,17 +101,12 @@ class LNLSTMKernel(Kernel):
         super().__init__()
         self.eps = eps
 
-    def forward(self, xs, states0, params):
-        H = check_parameters(xs, states0[0], params)
-        T, B, n_in = xs.shape
-        G, dt, eps = 4 * H, xs.dtype, self.eps
-        W_ih, W_hh = params["weight_ih"], params["weight_hh"]
-        use(T * B, n_in, G)
-        nx = (xs.reshape(T * B, n_in) @ W_ih.T).reshape(T, B, G)
-        rx = np.empty((T, B, 1), dt)
-        normalize(nx, eps, rx)
-        act = nx * params["gain_ih"]  # u_t, then z_t, then the activations [i f g o], in place
-        act += params["bias"]
+    def forward(self, u, states0, params):
+        H = check_parameters(u, states0[0], params)
+        T, B = u.shape[:2]
+        G, dt, eps = 4 * H, u.dtype, self.eps
+        W_hh = params["weight_hh"]
+        act = np.array(u)  # z_t, then the activations [i f g o], in place
         hs, cs = np.empty((T + 1, B, H), dt), np.empty((T + 1, B, H), dt)
         hs[0], cs[0] = states0
         nh, rh = np.empty((T, B, G), dt), np.empty((T, B, 1), dt)
@@ -144,9 +146,8 @@ class LNLSTMKernel(Kernel):
         R[:, :, 0] = g * i * (1 - i)
         R[:, :, 1] = cs[:-1] * f * (1 - f)
         R[:, :, 2] = i * (1 - g * g)
-        self.saved = Saved(xs=xs, hs=hs, W_ih=W_ih, W_hh=W_hh, gain_ih=params["gain_ih"], gain_hh=params["gain_hh"],
-                           gain_c=params["gain_c"], nx=nx, rx=rx, nh=nh, rh=rh, m=m, rc=rc, f=f, R=R,
-                           Q=o * (1 - tc * tc), P_o=tc * o * (1 - o))
+        self.saved = Saved(hs=hs, W_hh=W_hh, gain_hh=params["gain_hh"], gain_c=params["gain_c"], nh=nh, rh=rh, m=m,
+                           rc=rc, f=f, R=R, Q=o * (1 - tc * tc), P_o=tc * o * (1 - o))
         return hs[1:], (hs[T], cs[T])
 
     def new_acc(self) -> StepGradients:
@@ -173,18 +174,11 @@ class LNLSTMKernel(Kernel):
     def finish(self, acc: StepGradients):
         s = self.saved
         d = acc.result()
-        T, B, n_in = s.xs.shape
-        H = d.shape[-1] // 5
+        T, B, H = s.hs[1:].shape
         dz, dy = d[..., : 4 * H], d[..., 4 * H :]
-        da_x = normalize_back(s.nx, s.rx, dz * s.gain_ih).reshape(T * B, 4 * H)
         da_h = normalize_back(s.nh, s.rh, dz * s.gain_hh).reshape(T * B, 4 * H)
-        use(T * B, 4 * H, n_in)
-        dxs = (da_x @ s.W_ih).reshape(T, B, n_in)
-        return dxs, {
-            "weight_ih": outer_sum(da_x, s.xs.reshape(T * B, n_in)),
+        return dz, {
             "weight_hh": outer_sum(da_h, s.hs[:-1].reshape(T * B, H)),
-            "bias": dz.sum(axis=(0, 1)),
-            "gain_ih": np.einsum("tbi,tbi->i", dz, s.nx),
             "gain_hh": np.einsum("tbi,tbi->i", dz, s.nh),
             "gain_c": np.einsum("tbi,tbi->i", dy, s.m),
             "bias_c": dy.sum(axis=(0, 1)),

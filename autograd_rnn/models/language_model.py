@@ -12,6 +12,9 @@ from ..init import as_rng, uniform
 from ..nodes import Embedding, Linear, Node, TiedLinear, cell_class, check_probability, check_size
 from ..sequence import Recurrent, Truncation, check_cell_options, detach_state
 
+TIED_INIT = 0.1
+"""With tied weights the shared table is drawn U(-TIED_INIT, TIED_INIT) (Merity et al.'s choice)."""
+
 
 class LanguageModel(Node):
     """Predict the next token.
@@ -43,7 +46,8 @@ class LanguageModel(Node):
         :class:`~autograd_rnn.sequence.Recurrent`). tie_weights: the output projection's weight
         is the embedding table (one parameter, ``embedding.weight``; the projection keeps only
         ``proj.bias``); needs ``embed_size == hidden_size``, and the table is then initialised
-        U(-1/sqrt(H), 1/sqrt(H)) as the projection would be.
+        U(-0.1, 0.1), as AWD-LSTM's (nn.Embedding's N(0, 1) makes the first logits far too large,
+        and on tinyshakespeare U(-0.1, 0.1) trained better than the projection's U(-1/sqrt(H), ...)).
 
     **Projected embeddings.** When the first layer runs a fused kernel, its input projection
     ``e W_ih^T + b_ih`` of an embedding row ``e`` depends only on the token. A batch with at
@@ -91,7 +95,7 @@ class LanguageModel(Node):
                              truncation=truncation, dtype=dtype, rng=rng, fused=fused, locked=locked_dropout,
                              weight_drop=weight_drop, **cell_options)
         if tie_weights:
-            self.embedding.weight.data[...] = uniform((vocab_size, hidden_size), rng=rng)
+            self.embedding.weight.data[...] = uniform((vocab_size, hidden_size), TIED_INIT, rng)
             self.proj = TiedLinear(hidden_size, vocab_size, dtype=dtype, rng=rng)
         else:
             self.proj = Linear(hidden_size, vocab_size, dtype=dtype, rng=rng)

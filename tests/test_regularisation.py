@@ -276,21 +276,27 @@ def test_resume_is_bit_exact_with_the_option_on(corpus, tmp_path, variant):
             assert ck.config["model"][k] == v
 
 
-def test_a_checkpoint_without_the_options_loads_with_them_off(corpus, tmp_path):
+def test_a_checkpoint_without_the_options_loads_and_resumes_with_them_off(corpus, tmp_path):
+    """A checkpoint written before the options existed: loaded, they are off; resumed, they stay off
+    whatever the command line says (every setting comes from the checkpoint)."""
+    train(small(corpus, tmp_path / "full", steps=8))
     out = tmp_path / "old"
-    train(small(corpus, out, steps=4))
+    train(small(corpus, out, steps=8, stop_after=4))
     ck = load_checkpoint(out / "last.npz")
     for section in (ck.config["model"], ck.config["train"]):
         for k in MODEL_OPTIONS:
             del section[k]
-    old = tmp_path / "older.npz"
-    save_checkpoint(old, model=ck.model, optimizer=ck.optimizer, rng_state=ck.rng_state, vocab=ck.vocab,
-                    config=ck.config, progress=ck.progress)
-    loaded = load_checkpoint(old)
+    save_checkpoint(out / "last.npz", model=ck.model, optimizer=ck.optimizer, rng_state=ck.rng_state,
+                    vocab=ck.vocab, config=ck.config, progress=ck.progress)
+    loaded = load_checkpoint(out / "last.npz")
     m, _ = model_from_checkpoint(loaded)
     assert (m.p_input, m.p_output, m.p_embed, m.rnn.weight_drop, m.locked, m.tied) == (0, 0, 0, 0, False, False)
     cfg = check_training(loaded)
     assert not cfg.tie_weights and cfg.weight_drop == 0.0
+    train(small(corpus, out, steps=8, resume=True, dropout_input=0.5, weight_drop=0.5))
+    a, b = weights(tmp_path / "full"), weights(out)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
 
 
 @pytest.mark.parametrize("key, value", [("dropout_input", 1.0), ("weight_drop", "0.1"), ("locked_dropout", 1),

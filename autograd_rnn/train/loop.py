@@ -284,8 +284,7 @@ def resolve_resume(cfg: TrainConfig) -> tuple[TrainConfig, Checkpoint | None]:
     if not last_path.exists():
         raise FileNotFoundError(f"--resume: no checkpoint at {last_path}; train without --resume first")
     ck = load_checkpoint(last_path)
-    check_training(ck)
-    saved = ck.config["train"]
+    saved = {**dataclasses.asdict(check_training(ck)), **ck.config["train"]}  # what it predates: the default
     if cfg.corpus is not None and (saved["corpus"] is None or Path(cfg.corpus).resolve() != Path(saved["corpus"])):
         raise DataError(f"--resume: --corpus {cfg.corpus} differs from the one the checkpoint was trained on "
                         f"({saved['corpus'] or 'the built-in corpus'})")

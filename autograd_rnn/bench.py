@@ -31,6 +31,7 @@ from .allocator import tune_allocator
 from .errors import ConfigError
 from .models import LanguageModel, sample_ids
 from .nodes import CELLS as CELL_CLASSES
+from .nodes import TorchLikeCell
 from .optim import SGD, Adam
 from .products import matmul
 from .sequence import LookBack
@@ -55,7 +56,8 @@ CONFIGS = [
     Config("C2 char LM small", 65, 64, 128, 32, 64, "adam", 2e-3),
     Config("C3 char LM medium", 65, 128, 512, 64, 64, "adam", 2e-3),
 ]
-CELLS = tuple(CELL_CLASSES)
+CELLS = tuple(name for name, cls in CELL_CLASSES.items() if issubclass(cls, TorchLikeCell))
+"""The built-in cells PyTorch has (nn.RNN, nn.LSTM, nn.GRU), which the bench runs beside it."""
 
 
 def tokens(cfg: Config) -> tuple[np.ndarray, np.ndarray]:

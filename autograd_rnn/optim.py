@@ -459,6 +459,49 @@ class CosineDecay(Schedule):
         return self.optimizer.lr
 
 
+class WarmupCosine(Schedule):
+    """Linear warm-up over ``warmup`` steps, then cosine decay to ``floor * lr0`` at ``total_steps``
+    (``lr0`` the optimizer's lr at construction). The lr of optimizer step ``s`` (1, 2, ...)::
+
+        s <= warmup:   lr0 * s / warmup
+        s >  warmup:   lr_min + (lr0 - lr_min) * (1 + cos(pi * min(s - warmup, D) / D)) / 2
+                       lr_min = floor * lr0,   D = max(total_steps - warmup, 1)
+
+    The optimizer holds the lr of its next step at all times: construction sets step 1's, each
+    :meth:`step` (called after an optimizer step) the next one's, and loading a state sets it again."""
+
+    _fields = ("base_lr", "warmup", "floor", "total_steps", "count")
+
+    def __init__(self, optimizer: Optimizer, total_steps: int, warmup: int, floor: float = 0.1):
+        super().__init__(optimizer)
+        if not (isinstance(total_steps, int) and total_steps >= 1):
+            raise ConfigError(f"WarmupCosine: total_steps must be an int >= 1; got {total_steps!r}")
+        if not (isinstance(warmup, int) and warmup >= 0):
+            raise ConfigError(f"WarmupCosine: warmup must be an int >= 0 steps; got {warmup!r}")
+        if not (isinstance(floor, int | float) and 0.0 <= floor <= 1.0):
+            raise ConfigError(f"WarmupCosine: floor must be a fraction of the lr in [0, 1]; got {floor!r}")
+        self.base_lr, self.warmup, self.floor = float(optimizer.lr), warmup, float(floor)
+        self.total_steps, self.count = total_steps, 0
+        optimizer.lr = self.lr_at(1)
+
+    def lr_at(self, s: int) -> float:
+        """The lr of optimizer step ``s`` (1-based)."""
+        if s <= self.warmup:
+            return self.base_lr * s / self.warmup
+        lr_min, span = self.floor * self.base_lr, max(self.total_steps - self.warmup, 1)
+        return lr_min + (self.base_lr - lr_min) * 0.5 * (1.0 + math.cos(math.pi * min(s - self.warmup, span) / span))
+
+    def step(self) -> float:
+        """Count one optimizer step; set and return the lr of the next."""
+        self.count += 1
+        self.optimizer.lr = self.lr_at(self.count + 1)
+        return self.optimizer.lr
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.optimizer.lr = self.lr_at(self.count + 1)
+
+
 class HalveOnIncrease(Schedule):
     """rnn-from-scratch's rule: halve ``lr`` whenever the loss is higher than the previous one.
 
@@ -496,8 +539,9 @@ OPTIMIZERS: dict[str, tuple[type[Optimizer], dict]] = {
 }
 """Optimizer name -> (class, settings that differ from the class defaults). The tutorial's 0.005 for SGD."""
 
-SCHEDULES = ("none", "cosine", "halve", "step:N,GAMMA")
-"""The learning-rate schedules :func:`make_schedule` understands (``step:N,GAMMA`` with numbers)."""
+SCHEDULES = ("none", "cosine", "halve", "step:N,GAMMA", "warmcos:WARMUP,FLOOR")
+"""The learning-rate schedules :func:`make_schedule` understands (``step:N,GAMMA`` and
+``warmcos:WARMUP,FLOOR`` with numbers; :func:`parse_schedule` reads them)."""
 
 
 def make_optimizer(name: str, params: ParamsLike, lr: float | None = None,
@@ -518,26 +562,53 @@ def make_optimizer(name: str, params: ParamsLike, lr: float | None = None,
     return cls(params, **kwargs)
 
 
-def make_schedule(spec: str | None, optimizer: Optimizer, total: int) -> Schedule | None:
-    """The schedule ``spec`` names (one of :data:`SCHEDULES`) over ``total`` steps, or None for none:
-    ``cosine`` decays to a tenth of the lr, ``halve`` halves it when the validation loss rises,
-    ``step:N,GAMMA`` multiplies it by GAMMA every N steps."""
+def parse_schedule(spec: str | None) -> tuple[str, tuple]:
+    """``(name, arguments)`` of a schedule spec (one of :data:`SCHEDULES`): ``("step", (N, GAMMA))``,
+    ``("warmcos", (WARMUP, FLOOR))``, ``("cosine", ())``, ...; ConfigError saying what was expected."""
     if spec in ("none", "", None):
-        return None
-    if spec == "cosine":
-        return CosineDecay(optimizer, total_steps=total, min_lr=optimizer.lr * 0.1)
-    if spec == "halve":
-        return HalveOnIncrease(optimizer)
-    if spec.startswith("step:"):
+        return "none", ()
+    if not isinstance(spec, str):
+        raise ConfigError(f"schedule {spec!r}; expected one of {', '.join(SCHEDULES)}")
+    if spec in ("cosine", "halve"):
+        return spec, ()
+    name, _, args = spec.partition(":")
+    if name == "step":
         try:
-            size, gamma = spec[5:].split(",")
+            size, gamma = args.split(",")
             size, gamma = int(size), float(gamma)
         except ValueError:
             size, gamma = 0, 0.0
         if size < 1 or not 0.0 < gamma <= 1.0:
             raise ConfigError(f"schedule {spec!r}; expected step:N,GAMMA with N >= 1 steps and 0 < GAMMA <= 1")
-        return StepDecay(optimizer, size, gamma)
+        return "step", (size, gamma)
+    if name == "warmcos":
+        try:
+            warmup, floor = args.split(",")
+            warmup, floor = int(warmup), float(floor)
+        except ValueError:
+            warmup, floor = -1, -1.0
+        if warmup < 0 or not 0.0 <= floor <= 1.0:
+            raise ConfigError(f"schedule {spec!r}; expected warmcos:WARMUP,FLOOR with WARMUP >= 0 steps of linear "
+                             f"warm-up and FLOOR in [0, 1], the fraction of the lr the cosine decays to")
+        return "warmcos", (warmup, floor)
     raise ConfigError(f"schedule {spec!r}; expected one of {', '.join(SCHEDULES)}")
+
+
+def make_schedule(spec: str | None, optimizer: Optimizer, total: int) -> Schedule | None:
+    """The schedule ``spec`` names (one of :data:`SCHEDULES`) over ``total`` steps, or None for none:
+    ``cosine`` decays to a tenth of the lr, ``halve`` halves it when the validation loss rises,
+    ``step:N,GAMMA`` multiplies it by GAMMA every N steps, ``warmcos:WARMUP,FLOOR`` warms up
+    linearly over WARMUP steps, then decays along a cosine to FLOOR times the lr at ``total``."""
+    name, args = parse_schedule(spec)
+    if name == "none":
+        return None
+    if name == "cosine":
+        return CosineDecay(optimizer, total_steps=total, min_lr=optimizer.lr * 0.1)
+    if name == "halve":
+        return HalveOnIncrease(optimizer)
+    if name == "step":
+        return StepDecay(optimizer, *args)
+    return WarmupCosine(optimizer, total, *args)
 
 
 __all__ = [
@@ -551,10 +622,12 @@ __all__ = [
     "clip_grad_value",
     "StepDecay",
     "CosineDecay",
+    "WarmupCosine",
     "HalveOnIncrease",
     "Schedule",
     "make_optimizer",
     "make_schedule",
+    "parse_schedule",
     "OPTIMIZERS",
     "SCHEDULES",
 ]

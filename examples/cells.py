@@ -81,6 +81,9 @@ class LayerNormLSTM(Cell):
         [z_i z_f z_g z_o] = LN_x(x W^T) + LN_h(h U^T) + b
         c' = s(z_f) * c + s(z_i) * tanh(z_g)
         h' = s(z_o) * tanh(LN_c(c'))
+
+    Written here as a custom cell (composed, three LayerNorm children); the package's own
+    ``autograd_rnn.nodes.LayerNormLSTM`` (``--cell lnlstm``) is the same idea with a fused kernel.
     """
 
     n_state = 2

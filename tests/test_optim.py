@@ -19,9 +19,12 @@ from autograd_rnn.optim import (
     Optimizer,
     RMSprop,
     StepDecay,
+    WarmupCosine,
     clip_grad_norm,
     clip_grad_value,
     make_optimizer,
+    make_schedule,
+    parse_schedule,
 )
 
 SHAPES = {"cell.weight_ih": (4, 3), "cell.bias": (4,), "out.weight": (2, 4)}
@@ -345,6 +348,49 @@ def test_cosine_decay_sequence():
     assert all(a >= b for a, b in zip(lrs, lrs[1:]))
 
 
+def test_warmup_then_cosine_sequence():
+    """The lr each optimizer step runs with: 1/3, 2/3, 1 over a warm-up of 3, then a cosine from
+    the peak to the floor, reached at the last step (8) and kept."""
+    opt = Adam(make_params(), lr=2.0)
+    sched = WarmupCosine(opt, total_steps=8, warmup=3, floor=0.1)
+    lrs = [opt.lr]
+    for _ in range(10):
+        lrs.append(sched.step())
+    expected = [2.0 * s / 3 for s in (1, 2, 3)] + [0.2 + 1.8 * 0.5 * (1 + math.cos(math.pi * min(s - 3, 5) / 5))
+                                                   for s in range(4, 12)]
+    assert lrs == pytest.approx(expected, rel=1e-15)
+    assert lrs[2] == 2.0 and lrs[7:] == pytest.approx([0.2] * 4)
+    assert all(a < b for a, b in zip(lrs[:3], lrs[1:3])) and all(a >= b for a, b in zip(lrs[2:], lrs[3:]))
+    no_warmup = Adam(make_params(), lr=1.0)
+    sched = make_schedule("warmcos:0,0", no_warmup, 4)
+    assert [no_warmup.lr] + [sched.step() for _ in range(3)] == pytest.approx(
+        [0.5 * (1 + math.cos(math.pi * s / 4)) for s in (1, 2, 3, 4)])
+
+
+@pytest.mark.parametrize("spec", ["none", "cosine", "halve", "step:3,0.5", "warmcos:10,0.1", "warmcos:0,0",
+                                  "warmcos:5,1", "warmcos:-1,0.1", "warmcos:5,1.5", "warmcos:5", "warmcos:a,0.1",
+                                  "warmcos:5,nan", "step:0,0.5", "step:2,0", "cos", "warmcos", ""])
+def test_the_config_accepts_exactly_the_schedules_the_optimizer_makes(spec):
+    from autograd_rnn.errors import ConfigError
+    from autograd_rnn.train import TrainConfig
+
+    try:
+        make_schedule(spec, SGD(make_params(), lr=0.1), 10)
+        made = True
+    except ValueError as e:
+        made = False
+        if spec.startswith("warmcos"):
+            assert "warmcos:WARMUP,FLOOR" in str(e)
+    try:
+        TrainConfig(schedule=spec).validate()
+        accepted = True
+    except ConfigError:
+        accepted = False
+    assert made == accepted
+    if made:
+        assert parse_schedule(spec)[0] in ("none", "cosine", "halve", "step", "warmcos")
+
+
 def test_halve_on_increase():
     opt = SGD(make_params(), lr=1.0)
     sched = HalveOnIncrease(opt)
@@ -355,7 +401,7 @@ def test_halve_on_increase():
 
 
 @pytest.mark.parametrize("make", [lambda o: StepDecay(o, 2, 0.3), lambda o: CosineDecay(o, 5, 0.01),
-                                  lambda o: HalveOnIncrease(o)])
+                                  lambda o: HalveOnIncrease(o), lambda o: WarmupCosine(o, 7, 2, 0.1)])
 def test_schedule_state_round_trip(make):
     losses = [3.0, 2.0, 2.5, 2.4, 2.6, 1.0, 1.1, 0.9]
     opt = SGD(make_params(), lr=0.5)

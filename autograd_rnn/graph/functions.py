@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from .. import gates as G
+from ..errors import GateInputError
 from ..init import as_rng
 from .tensor import Tensor, apply, lift
 
@@ -37,12 +38,25 @@ def softmax_cross_entropy(logits: Tensor, targets, mask=None, reduction: str = "
     return apply(gate, logits, np.asarray(targets), *extra)
 
 
-def dropout(x: Tensor, p: float, rng=None, training: bool = True) -> Tensor:
+def dropout(x: Tensor, p: float, rng=None, training: bool = True, shared_axes: tuple[int, ...] = ()) -> Tensor:
     """Zero each element with probability ``p`` and scale the rest by 1/(1-p); identity when
-    ``training`` is False or p == 0. ``rng``: a Generator, a seed or None."""
+    ``training`` is False or p == 0. ``rng``: a Generator, a seed or None.
+
+    ``shared_axes``: along these axes one mask value is shared, so whole slices are kept or
+    dropped together. On a time-major ``(T, B, F)`` block, ``(0,)`` is *locked* (variational)
+    dropout, one mask per sequence fixed across time steps (Gal & Ghahramani 2016); on an
+    embedding table ``(V, E)``, ``(1,)`` drops whole rows, i.e. every use of a token's vector
+    (embedding dropout, Merity et al. 2018)."""
     if not training or p == 0.0:
         return x
-    return apply(G.Dropout.sample(x.shape, p, as_rng(rng), x.dtype), x)
+    if any(not isinstance(a, int) or not -x.ndim <= a < x.ndim for a in shared_axes):
+        raise GateInputError(f"dropout: shared_axes={shared_axes!r}; expected axes of the input's {x.ndim} "
+                             f"dimension(s)")
+    shape = tuple(1 if axis in shared_axes or axis - x.ndim in shared_axes else n for axis, n in enumerate(x.shape))
+    gate = G.Dropout.sample(shape, p, as_rng(rng), x.dtype)
+    if shape != x.shape:
+        gate = G.Dropout(np.broadcast_to(gate.mask, x.shape))
+    return apply(gate, x)
 
 
 def maximum(a, b) -> Tensor:

@@ -27,16 +27,19 @@ class FrozenModel:
     def __init__(self, model: LanguageModel):
         self.vocab_size = model.vocab_size
         self.layers = [seq.frozen() for seq in model.rnn.sequences()]
-        self.projected = self.layers[0].projection is not None
+        first = self.layers[0]
+        self.projected = first.project is not None
         if not self.projected:
             self.table = np.eye(model.vocab_size, dtype=model.dtype) if model.one_hot else model.embedding.weight.data
-        elif model.one_hot:  # the identity's rows through the input projection: its columns
-            W, b = self.layers[0].projection
+        elif model.one_hot and first.linear is not None:  # the identity's rows through x W^T + b: its columns
+            W, b = first.linear
             self.table = W.T + b
+        elif model.one_hot:
+            self.table = first.project(np.eye(model.vocab_size, dtype=model.dtype))
         else:
             with no_grad():
                 self.table = model.projected_table().data
-        self.W_out, self.b_out = model.proj.weight.data, model.proj.bias.data
+        self.W_out, self.b_out = model.output_weight().data, model.proj.bias.data
 
     def __call__(self, tokens: np.ndarray, state: list | None = None) -> tuple[np.ndarray, list]:
         tokens = np.asarray(tokens)

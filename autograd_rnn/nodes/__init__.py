@@ -4,18 +4,19 @@ from ..errors import ConfigError
 from .cell import CONTRACT, Cell, TorchLikeCell, blame_cell, cell_failure, defined_at
 from .gru import GRULayer
 from .layernorm import LayerNorm
-from .linear import Embedding, Linear
+from .linear import Embedding, Linear, TiedLinear
+from .lnlstm import LayerNormLSTM
 from .lstm import LSTMLayer
-from .node import Node, check_size
+from .node import Node, check_probability, check_size
 from .rnn import RNNLayer
 
-CELLS: dict[str, type] = {"rnn": RNNLayer, "lstm": LSTMLayer, "gru": GRULayer}
+CELLS: dict[str, type] = {"rnn": RNNLayer, "lstm": LSTMLayer, "gru": GRULayer, "lnlstm": LayerNormLSTM}
 """The built-in cells by name: the one list the language model, the command line, checkpoints,
 the PyTorch bridge and the bench read."""
 
 
 def cell_class(cell) -> type:
-    """``"rnn"``, ``"lstm"``, ``"gru"`` (see :data:`CELLS`) or a Cell subclass."""
+    """``"rnn"``, ``"lstm"``, ``"gru"``, ``"lnlstm"`` (see :data:`CELLS`) or a Cell subclass."""
     if isinstance(cell, str):
         try:
             return CELLS[cell.lower()]
@@ -34,14 +35,17 @@ def cell_name(cls: type) -> str | None:
 __all__ = [
     "Node",
     "check_size",
+    "check_probability",
     "Cell",
     "TorchLikeCell",
     "Linear",
+    "TiedLinear",
     "Embedding",
     "LayerNorm",
     "RNNLayer",
     "LSTMLayer",
     "GRULayer",
+    "LayerNormLSTM",
     "CELLS",
     "cell_class",
     "cell_name",

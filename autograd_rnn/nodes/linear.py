@@ -1,4 +1,4 @@
-"""``Linear`` and ``Embedding`` nodes."""
+"""``Linear``, ``TiedLinear`` and ``Embedding`` nodes."""
 
 from __future__ import annotations
 
@@ -28,6 +28,26 @@ class Linear(Node):
 
     def extra_repr(self) -> str:
         return f"{self.in_features}, {self.out_features}"
+
+
+class TiedLinear(Node):
+    """``y = x W^T + b`` where ``W (out, in)`` is another node's parameter, given at each call
+    (weight tying: a language model's output projection reads its embedding table, Press & Wolf
+    2017, Inan et al. 2017); only ``b (out,)`` is this node's own, U(-1/sqrt(in), 1/sqrt(in)) like
+    Linear. The shared weight is one parameter with one name, its owner's; the graph adds the
+    gradients of its two uses."""
+
+    def __init__(self, in_features: int, out_features: int, dtype=np.float64, rng=None):
+        super().__init__(dtype)
+        self.in_features = check_size("TiedLinear", "in_features", in_features)
+        self.out_features = check_size("TiedLinear", "out_features", out_features)
+        self.parameter("bias", uniform(out_features, 1 / np.sqrt(in_features), as_rng(rng)))
+
+    def forward(self, x: Tensor, weight: Tensor) -> Tensor:
+        return linear(x, weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"{self.in_features}, {self.out_features}, tied"
 
 
 class Embedding(Node):

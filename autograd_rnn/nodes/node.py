@@ -29,6 +29,13 @@ def check_size(owner: str, name: str, value, low: int = 1) -> int:
     return int(value)
 
 
+def check_probability(owner: str, name: str, value) -> float:
+    """``value`` as a float probability in [0, 1), or a ConfigError naming it."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating) or not 0 <= value < 1:
+        raise ConfigError(f"{owner}: {name}={value!r}; expected a probability in [0, 1)")
+    return float(value)
+
+
 class Node:
     """A differentiable building block with named :class:`Parameter` s.
 

@@ -23,28 +23,30 @@ class FrozenSequence:
     """``hs, state = f(xs, state0=None)`` with arrays: ``xs (T, batch, input)`` (time-major), each
     state part ``(batch, hidden)`` (one array alone for a one-part state), ``hs (T, batch,
     hidden)``; ``state`` a tuple of the kernel's state parts. With ``projected=True``, ``xs`` is
-    the input projection ``x W^T + b (T, batch, G*hidden)`` already made (fused kernels only,
-    :attr:`projection` holds its weights).
+    the fused kernel's input part ``(T, batch, width)`` already made (``x W^T + b`` for the RNN,
+    LSTM and GRU).
 
     ``kernel()`` makes one kernel application; ``params`` maps the names the kernel reads to
-    arrays; ``projection`` is the fused input projection's ``(W, b)`` arrays, or None on the
-    composed path.
+    arrays; ``project(rows (n, input)) -> (n, width)`` makes the fused input part, None on the
+    composed path; ``linear`` is its ``(W, b)`` arrays when it is the input projection (run as
+    one product on arrays, and read by :class:`~autograd_rnn.models.FrozenModel`), else None.
     """
 
-    def __init__(self, kernel: Callable, params: dict, projection: tuple | None, n_state: int,
-                 input_size: int, hidden_size: int, dtype):
-        self.kernel, self.params, self.projection = kernel, params, projection
-        self.n_state, self.input_size, self.hidden_size = n_state, input_size, hidden_size
+    def __init__(self, kernel: Callable, params: dict, project: Callable | None, n_state: int,
+                 input_size: int, hidden_size: int, dtype, width: int | None = None, linear: tuple | None = None):
+        self.kernel, self.params, self.project, self.linear = kernel, params, project, linear
+        self.n_state, self.input_size, self.hidden_size, self.width = n_state, input_size, hidden_size, width
         self.dtype = np.dtype(dtype)
+        if linear is not None:
+            self.project = lambda rows: affine(rows, *linear)
 
     def zeros(self, batch: int) -> tuple:
         return tuple(np.zeros((batch, self.hidden_size), self.dtype) for _ in range(self.n_state))
 
     def __call__(self, xs: np.ndarray, state0: tuple | np.ndarray | None = None,
                  projected: bool = False) -> tuple[np.ndarray, tuple]:
-        width = self.input_size if not projected else (None if self.projection is None else
-                                                      self.projection[0].shape[0])
-        if width is None:
+        width = self.width if projected else self.input_size
+        if self.project is None and projected:
             raise GateInputError("FrozenSequence: projected=True needs the fused kernel; this sequence runs composed")
         if not (type(xs) is np.ndarray and xs.dtype == self.dtype and xs.ndim == 3 and xs.shape[2] == width
                 and xs.shape[0] >= 1 and xs.shape[1] >= 1):
@@ -61,9 +63,9 @@ class FrozenSequence:
         if len(state0) != self.n_state:
             raise GateInputError(f"FrozenSequence: state0 is not {self.n_state} {self.dtype} array(s) of shape "
                                  f"(batch={shape[0]}, hidden={shape[1]})")
-        if self.projection is not None and not projected:
+        if self.project is not None and not projected:
             T, B, n = xs.shape
-            xs = affine(xs.reshape(T * B, n), *self.projection).reshape(T, B, -1)
+            xs = self.project(xs.reshape(T * B, n)).reshape(T, B, -1)
         if not is_grad_enabled():  # (the caller's block covers many calls: sampling)
             return self.kernel().forward(xs, state0, self.params)
         with no_grad():

@@ -1,4 +1,5 @@
-"""``Recurrent``: stacked Sequences with dropout between layers, like torch.nn.RNN/LSTM/GRU."""
+"""``Recurrent``: stacked Sequences with dropout between layers, like torch.nn.RNN/LSTM/GRU, and
+the recurrent regularisers of AWD-LSTM (locked dropout, weight drop)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 from ..errors import CellError, ConfigError, GateInputError
 from ..graph import Tensor, dropout
 from ..init import as_rng
-from ..nodes import Node, blame_cell, cell_class, check_size, defined_at
+from ..nodes import Node, blame_cell, cell_class, check_probability, check_size, defined_at
 from .sequence import Sequence
 from .truncation import Truncation
 
@@ -57,6 +58,17 @@ class Recurrent(Node):
     dropout with probability ``dropout`` between layers (not after the last, as in PyTorch) while
     training.
 
+    Regularisation while training (all off in ``eval()``; masks drawn from ``rng``):
+
+    * ``locked=True``: the between-layer dropout draws one mask per sequence, ``(1, batch,
+      hidden)``, and applies it at every time step (variational dropout, Gal & Ghahramani 2016),
+      instead of a fresh mask per element.
+    * ``weight_drop``: DropConnect on every layer's recurrent weight ``weight_hh`` (Wan et al.
+      2013, as AWD-LSTM): each forward draws one mask of the weight's shape, and the layer runs
+      with ``W_hh * mask / (1 - p)`` in place of ``W_hh``, the product made with graph ops, so
+      ``dL/dW_hh = mask / (1 - p) * dL/dW'`` and the fused kernels run as they do without it.
+      The cell must have a parameter named ``weight_hh``.
+
     ``hs, states = rec(xs, states0=None)``: ``xs (T, batch, input_size)``, ``hs (T, batch,
     hidden_size)`` from the top layer, ``states`` a list with each layer's final state.
     Parameter names: ``l{k}.cell.weight_ih`` ...; :mod:`autograd_rnn.torch_interop` maps them to
@@ -68,13 +80,16 @@ class Recurrent(Node):
 
     def __init__(self, cell, input_size: int, hidden_size: int, layers: int = 1, dropout: float = 0.0,
                  truncation: Truncation | str | None = None, dtype=np.float64, rng=None, fused: bool = True,
-                 **cell_options):
+                 locked: bool = False, weight_drop: float = 0.0, **cell_options):
         super().__init__(dtype)
         layers = check_size("Recurrent", "layers", layers)
         if layers > MAX_LAYERS:
             raise ConfigError(f"Recurrent: layers={layers}; expected at most {MAX_LAYERS}")
-        if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0.0 <= dropout < 1.0:
-            raise ConfigError(f"Recurrent: dropout={dropout!r}; expected a probability in [0, 1)")
+        dropout = check_probability("Recurrent", "dropout", dropout)
+        self.weight_drop = check_probability("Recurrent", "weight_drop", weight_drop)
+        if not isinstance(locked, bool):
+            raise ConfigError(f"Recurrent: locked={locked!r}; expected True or False")
+        self.locked = locked
         if dropout and layers == 1:
             warnings.warn(f"Recurrent: dropout={dropout} with layers=1 does nothing (dropout acts between layers)",
                           stacklevel=2)
@@ -89,6 +104,10 @@ class Recurrent(Node):
             with blame_cell(cls):
                 c = cls(input_size if k == 0 else hidden_size, hidden_size, dtype=dtype, rng=rng, **cell_options)
             setattr(self, f"l{k}", Sequence(c, truncation=truncation, fused=fused))
+        if self.weight_drop and "weight_hh" not in c.parameters():
+            raise ConfigError(f"Recurrent: weight_drop={self.weight_drop} drops entries of the recurrent weight "
+                              f"'weight_hh', and {cls.__name__} has none (its parameters: "
+                              f"{', '.join(c.parameters())}); expected weight_drop=0 for this cell")
 
     def sequences(self) -> list[Sequence]:
         return [getattr(self, f"l{k}") for k in range(self.layers)]
@@ -104,14 +123,19 @@ class Recurrent(Node):
         h = xs
         for k, seq in enumerate(self.sequences()):
             s0 = None if states0 is None else states0[k]
-            if k == 0 and projected:
-                h, state = seq.forward_projected(h, s0)
-            else:
-                if k > 0:
-                    h = dropout(h, self.p_drop, self.rng, self.training)
-                h, state = seq(h, s0)
+            if k > 0:
+                h = dropout(h, self.p_drop, self.rng, self.training, (0,) if self.locked else ())
+            with seq.cell.substituted(self.dropped_weights(seq)):
+                h, state = seq.forward_projected(h, s0) if k == 0 and projected else seq(h, s0)
             states.append(state)
         return h, states
+
+    def dropped_weights(self, seq: Sequence) -> dict:
+        """``{"weight_hh": W_hh * mask / (1 - p)}`` with a fresh mask while training with
+        ``weight_drop``, else ``{}``: what the layer runs with in place of its parameters."""
+        if not (self.weight_drop and self.training):
+            return {}
+        return {"weight_hh": dropout(seq.cell.weight_hh, self.weight_drop, self.rng)}
 
     def extra_repr(self) -> str:
         return f"{self.cell_type.__name__}, {self.input_size}, {self.hidden_size}, layers={self.layers}"

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..errors import GateInputError, GateTypeError
 from ..gates.base import shape_str
-from ..graph import Tensor, apply, linear
+from ..graph import Tensor, apply, no_grad
 from ..nodes import Cell, Node
 from .composed import ComposedKernel
 from .frozen import FrozenSequence
@@ -117,11 +117,12 @@ class Sequence(Node):
             object.__setattr__(self, "_path", (key, (entry, kernel)))
         return self._path[1]
 
-    def input_projection(self) -> tuple[Tensor, Tensor] | None:
-        """``(weight, bias)`` of the input projection ``x W^T + b`` the fused kernel expects to be
-        made before the loop (see :meth:`forward_projected`), or None on the composed path."""
+    def project(self, x: Tensor) -> Tensor | None:
+        """The fused kernel's input part of ``x (..., input)``, ``(..., G*hidden)``, made with graph
+        ops (the input projection ``x W^T + b`` of the RNN, LSTM and GRU), which
+        :meth:`forward_projected` takes; None on the composed path."""
         entry = self.kernel_path()
-        return None if entry is None else tuple(self.cell.resolve(n) for n in entry.projection)
+        return None if entry is None else entry.project(self.cell, x)
 
     def frozen(self) -> FrozenSequence:
         """This Sequence as a function of arrays (time-major), its parameters read now: the same
@@ -130,10 +131,18 @@ class Sequence(Node):
         entry, kernel = self._plan()
         cell = self.cell
         names = tuple(cell.parameters()) if entry is None else entry.recurrent
-        projection = self.input_projection()
-        return FrozenSequence(kernel, {n: cell.resolve(n).data for n in names},
-                              None if projection is None else tuple(p.data for p in projection), cell.n_state,
-                              cell.input_size, cell.hidden_size, self.dtype)
+        params = {n: cell.resolve(n).data for n in names}
+        if entry is None:
+            return FrozenSequence(kernel, params, None, cell.n_state, cell.input_size, cell.hidden_size, self.dtype)
+        inputs = {n: Tensor(cell.resolve(n).data) for n in entry.projection}
+
+        def project(rows: np.ndarray) -> np.ndarray:
+            with no_grad(), cell.substituted(inputs):
+                return entry.project(cell, Tensor(rows)).data
+
+        return FrozenSequence(kernel, params, project, cell.n_state, cell.input_size, cell.hidden_size, self.dtype,
+                              width=entry.kernel.gates * cell.hidden_size,
+                              linear=None if entry.input_part else tuple(t.data for t in inputs.values()))
 
     def forward(self, xs: Tensor, state0=None):
         xs = xs if isinstance(xs, Tensor) else Tensor(xs)
@@ -153,13 +162,13 @@ class Sequence(Node):
             names = tuple(cell.parameters())
             gate = SequenceGate(kernel, names, cell.n_state, self.truncation, self._recorded)
             return self._finish(gate, xs, state0, [cell.resolve(n) for n in names])
-        W, b = (cell.resolve(n) for n in entry.projection)
-        return self._recur(entry, kernel, linear(xs, W, b), state0)
+        return self._recur(entry, kernel, entry.project(cell, xs), state0)
 
     def forward_projected(self, zx: Tensor, state0=None):
-        """Run the fused recurrence on ``zx = x W^T + b`` already made, ``(T, batch, G*hidden)``
-        (time-major, or batch-major with ``batch_first``): the language model makes it from a
-        table of projected embeddings. Only on the fused path (:meth:`input_projection`)."""
+        """Run the fused recurrence on the input part ``zx`` already made (:meth:`project`; ``x W^T +
+        b`` for the RNN, LSTM and GRU), ``(T, batch, G*hidden)`` (time-major, or batch-major with
+        ``batch_first``): the language model makes it from a table of projected embeddings. Only
+        on the fused path."""
         entry, kernel = self._plan()
         if entry is None:
             raise GateInputError(f"Sequence: forward_projected needs the fused kernel, and "

@@ -14,8 +14,10 @@ from ..errors import ConfigError, ExportError
 from ..nodes import CELLS, Cell, RNNLayer
 from ..sequence import Recurrent
 
-# torch.nn's module and cell class for each built-in cell, by the built-in name: nn.RNN / nn.RNNCell, ...
-_TORCH_CLASS = {cls: (name.upper(), name.upper() + "Cell") for name, cls in CELLS.items()}
+# torch.nn's module and cell class for each built-in cell torch.nn has, by the built-in name: nn.RNN /
+# nn.RNNCell, ... (the layer-normalised LSTM has none: to_torch writes it from its step)
+_TORCH_CLASS = {cls: (name.upper(), name.upper() + "Cell") for name, cls in CELLS.items()
+                if name in ("rnn", "lstm", "gru")}
 
 
 def torch_names(model) -> dict[str, str]:

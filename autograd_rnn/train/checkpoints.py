@@ -13,6 +13,7 @@ from ..checkpoint import Checkpoint, save_checkpoint
 from ..data import Vocabulary
 from ..errors import AutogradRNNError, CheckpointError, TrainingDiverged
 from ..models import LanguageModel
+from .config import MODEL_DEFAULTS
 from .schema import check_model, check_vocab
 
 
@@ -67,7 +68,8 @@ def model_from_checkpoint(ck: Checkpoint, cells: dict | None = None, allow_impor
     cell = (cells or {}).get(spec) or load_cell(spec, allow_import, flag)
     model = LanguageModel(mc["vocab_size"], cell=cell, embed_size=mc["embed_size"] or 1,
                           hidden_size=mc["hidden_size"], layers=mc["layers"], dropout=mc["dropout"],
-                          one_hot=mc["one_hot"], dtype=np.dtype(mc["dtype"]), **mc.get("cell_options", {}))
+                          one_hot=mc["one_hot"], dtype=np.dtype(mc["dtype"]),
+                          **{k: mc.get(k, v) for k, v in MODEL_DEFAULTS.items()}, **mc.get("cell_options", {}))
     bad = non_finite(ck.model)
     if bad:
         raise CheckpointError(f"the checkpoint's weights {', '.join(bad[:3])} hold NaN or infinity (a diverged run); "

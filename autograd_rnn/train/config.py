@@ -8,7 +8,6 @@ import dataclasses
 import inspect
 import json
 import math
-import re
 import typing
 from dataclasses import dataclass, field
 
@@ -19,16 +18,21 @@ from ..data import MAX_CORPUS_BYTES
 from ..errors import ConfigError
 from ..models import LanguageModel
 from ..nodes import CELLS, Cell
-from ..optim import OPTIMIZERS, SCHEDULES
+from ..optim import OPTIMIZERS, SCHEDULES, parse_schedule
 from ..sequence import parse_truncation
 from ..threads import ENV as THREADS_ENV
 from ..threads import parse as parse_threads
 
 MODEL_ARGS = tuple(n for n, p in inspect.signature(LanguageModel).parameters.items() if p.kind is not p.VAR_KEYWORD)
 
+MODEL_OPTIONS = ("dropout_input", "dropout_output", "locked_dropout", "dropout_embed", "weight_drop", "tie_weights")
+"""The config fields passed to LanguageModel under their own names (its other arguments have
+names of their own here: embed, hidden, ...); a checkpoint stores them in its model config."""
+MODEL_DEFAULTS = {n: inspect.signature(LanguageModel).parameters[n].default for n in MODEL_OPTIONS}
+"""Their values in a model built without them (and in a checkpoint written before they existed)."""
+
 MAX_PARAMETERS = 200_000_000
 MAX_STEP_GB = 8
-SCHEDULE = re.compile(r"^(none|cosine|halve|step:\d+,[0-9.eE+-]+)$")
 
 LEVELS = ("char", "word")
 BATCHINGS = ("stream", "lines")
@@ -106,7 +110,8 @@ class TrainConfig:
     clip_value: float | None = option(None, "also clamp every gradient element to [-X, X]", positive=True)
     truncation: str = option("full", "BPTT inside a chunk: full, lookback:K (the tutorial's bptt_truncate) or "
                              "tbptt:K1,K2", metavar="POLICY")
-    schedule: str = option("none", "learning rate: " + ", ".join(SCHEDULES) + " (halve: when validation loss rises)",
+    schedule: str = option("none", "learning rate: " + ", ".join(SCHEDULES) + " (halve: when validation loss rises; "
+                           "warmcos: linear warm-up over WARMUP steps, then cosine to FLOOR times the lr)",
                            metavar="SCHEDULE")
     steps: int | None = option(None, f"optimizer steps (default {DEFAULT_CORPUS_STEPS} on the built-in corpus, one "
                                f"epoch otherwise)", positive=True, limit=10**8, group="length")
@@ -138,6 +143,22 @@ class TrainConfig:
     unk: bool = option(True, "give a character vocabulary an <unk> token, so that a text with characters the corpus "
                        "lacks can be evaluated or used as a --prime (a word vocabulary has one whenever --max-vocab "
                        "caps it, as by default)", flag="--no-unk")
+    dropout_input: float = option(0.0, "dropout probability on the first layer's inputs (the embedded tokens)",
+                                  low=0.0, below=1.0)
+    dropout_output: float = option(0.0, "dropout probability on the last layer's outputs, before the projection",
+                                   low=0.0, below=1.0)
+    locked_dropout: bool = option(False, "every dropout (--dropout-input, --dropout, --dropout-output) draws one mask "
+                                  "per sequence, kept across its time steps (variational dropout)")
+    dropout_embed: float = option(0.0, "embedding dropout: drop whole rows of the embedding table (every occurrence "
+                                  "of a token in a batch) with this probability", low=0.0, below=1.0)
+    weight_drop: float = option(0.0, "DropConnect on the recurrent weights weight_hh: each entry dropped with this "
+                                "probability, one mask per batch", low=0.0, below=1.0)
+    tie_weights: bool = option(False, "the output projection's weight is the embedding table (needs --embed equal to "
+                               "--hidden)")
+
+    def model_options(self) -> dict:
+        """The regularisation options, as LanguageModel's keyword arguments."""
+        return {k: getattr(self, k) for k in MODEL_OPTIONS}
 
     def validate(self) -> TrainConfig:
         """Check every field: its type, its range or choices, the limits unless ``no_limits``, the
@@ -154,8 +175,10 @@ class TrainConfig:
             parse_truncation(self.truncation)
         except ValueError as e:
             raise ConfigError(f"--truncation: {e}") from None
-        if not SCHEDULE.match(self.schedule):
-            raise ConfigError(f"--schedule {self.schedule!r}; expected one of {', '.join(SCHEDULES)}")
+        try:
+            parse_schedule(self.schedule)
+        except ValueError as e:
+            raise ConfigError(f"--schedule: {e}") from None
         if isinstance(self.cell, str):
             parse_spec(self.cell)
         elif not (isinstance(self.cell, type) and issubclass(self.cell, Cell)):
@@ -171,6 +194,11 @@ class TrainConfig:
             if not isinstance(self.threads, str):
                 raise ConfigError(f"--threads {self.threads!r}; expected 'auto' or a whole number of threads (text)")
             parse_threads(self.threads, "--threads", 2**20 if self.no_limits else None)
+        if self.tie_weights and (self.one_hot or self.embed != self.hidden):
+            raise ConfigError("--tie-weights makes the embedding table the output projection's weight, so "
+                              + ("it needs an embedding: drop --one-hot" if self.one_hot else
+                                 f"--embed must equal --hidden; got --embed {self.embed} and --hidden {self.hidden}: "
+                                 f"set --embed {self.hidden} (or --hidden {self.embed})"))
         if not all(isinstance(a, str) and a for a in self.allow_import):
             raise ConfigError(f"--allow-import {self.allow_import!r}; expected module names or .py paths")
         return self
@@ -185,7 +213,8 @@ class TrainConfig:
         E = vocab_size if self.one_hot else self.embed
         H, L = self.hidden, self.layers
         params = (0 if self.one_hot else vocab_size * E) + sum(
-            gates * H * ((E if k == 0 else H) + H + 2) for k in range(L)) + vocab_size * (H + 1)
+            gates * H * ((E if k == 0 else H) + H + 2) for k in range(L)) + vocab_size * (
+            (0 if self.tie_weights else H) + 1)
         if params > MAX_PARAMETERS:
             raise ConfigError(f"the model would have about {params:,} parameters (vocabulary {vocab_size:,}, embed "
                               f"{E}, hidden {H}, layers {L}); the limit for a sane run is {MAX_PARAMETERS:,}: pass "

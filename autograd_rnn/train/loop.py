@@ -121,7 +121,7 @@ class Run:
         self.model = LanguageModel(len(self.data.vocab), cell=self.cell, embed_size=cfg.embed, hidden_size=cfg.hidden,
                                    layers=cfg.layers, dropout=cfg.dropout, one_hot=cfg.one_hot,
                                    truncation=cfg.truncation, dtype=np.dtype(cfg.dtype),
-                                   rng=np.random.default_rng(cfg.seed), **cfg.cell_options)
+                                   rng=np.random.default_rng(cfg.seed), **cfg.model_options(), **cfg.cell_options)
         self.params = self.model.parameters()
         self.optimizer = make_optimizer(cfg.optimizer, self.params, cfg.lr, cfg.weight_decay)
         total = self._total(ck)
@@ -297,8 +297,7 @@ def resolve_resume(cfg: TrainConfig) -> tuple[TrainConfig, Checkpoint | None]:
     if not last_path.exists():
         raise ConfigError(f"--resume: no checkpoint at {last_path}; train without --resume first")
     ck = load_checkpoint(last_path)
-    check_training(ck)
-    saved = ck.config["train"]
+    saved = {**dataclasses.asdict(check_training(ck)), **ck.config["train"]}  # what it predates: the default
     if cfg.corpus is not None and (saved["corpus"] is None or Path(cfg.corpus).resolve() != Path(saved["corpus"])):
         raise DataError(f"--resume: --corpus {cfg.corpus} differs from the one the checkpoint was trained on "
                         f"({saved['corpus'] or 'the built-in corpus'})")

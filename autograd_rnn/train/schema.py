@@ -13,7 +13,7 @@ from ..cellspec import parse_spec
 from ..checkpoint import Checkpoint
 from ..data import Vocabulary
 from ..errors import AutogradRNNError, CheckpointError
-from .config import DTYPES, MODEL_ARGS, TrainConfig
+from .config import DTYPES, MODEL_ARGS, MODEL_DEFAULTS, TrainConfig
 
 MAX_LAYERS = 1024
 
@@ -65,8 +65,17 @@ def check_model(ck: Checkpoint) -> dict:
     _number(_get(model, "dropout", "config.model"), "config.model.dropout", 0.0, 1.0)
     if _get(model, "dtype", "config.model") not in DTYPES:
         _fail("config.model.dtype", model["dtype"], f"one of {', '.join(DTYPES)}")
+    for key, default in MODEL_DEFAULTS.items():
+        value = model.get(key, default)
+        if isinstance(default, bool) and not isinstance(value, bool):
+            _fail(f"config.model.{key}", value, "true or false")
+        if not isinstance(default, bool):
+            _number(value, f"config.model.{key}", 0.0, 1.0)
+    tied = model.get("tie_weights", False)
+    if tied and (one_hot or embed != hidden):
+        _fail("config.model.tie_weights", tied, f"false for embed {embed} and hidden {hidden} (tying needs them equal)")
     stored = sum(a.size for a in ck.model.values())
-    if (0 if one_hot else vocab * embed) + vocab * (hidden + 1) > stored:
+    if (0 if one_hot else vocab * embed) + vocab * ((0 if tied else hidden) + 1) > stored:
         raise CheckpointError(f"checkpoint: config.model says vocabulary {vocab}, embed {embed}, hidden {hidden}, "
                               f"which needs more weights than the {stored:,} values stored; the metadata is damaged")
     return model

@@ -33,7 +33,7 @@ from autograd_rnn.sequence import (
     parse_truncation,
     register_fused,
 )
-from autograd_rnn.sequence.fused import FusedCell, RNNKernel
+from autograd_rnn.sequence.fused import FusedCell, LNLSTMKernel, RNNKernel
 from autograd_rnn.testing import builtin_gate_classes, example_case
 
 ROOT = pathlib.Path(ar.__file__).resolve().parent
@@ -128,6 +128,17 @@ class NoRng(Cell):
 
     def __init__(self, input_size, hidden_size, dtype=np.float64):
         super().__init__(input_size, hidden_size, dtype)
+
+
+class NoWeightHH(Cell):
+    """A cell whose recurrent weight has another name: weight drop has nothing to drop."""
+
+    def __init__(self, input_size, hidden_size, dtype=np.float64, rng=None):
+        super().__init__(input_size, hidden_size, dtype)
+        self.parameter("U", np.zeros((hidden_size, input_size), dtype))
+
+    def step(self, x, h):
+        return (x @ self.U.T).tanh()
 
 
 REFUSALS = [
@@ -375,6 +386,18 @@ REFUSALS = [
      ["RNNLayer: no cell option 'hidden_size'"]),
     ("cell-constructor", lambda: check_cell_options(NoRng, {}), ConfigError,
      ["the cell NoRng", "its constructor takes no rng="]),
+    ("dropout-shared-axes", lambda: ar.dropout(ar.Tensor(np.ones((2, 3))), 0.5, 0, shared_axes=(2,)), GateInputError,
+     ["dropout: shared_axes=(2,); expected axes of the input's 2 dimension(s)"]),
+    ("lnlstm-parameter", lambda: LNLSTMKernel().forward(np.ones((1, 1, 12)), (np.zeros((1, 3)),) * 2, {
+        "weight_hh": np.ones((12, 3)), "gain_hh": np.ones(12), "gain_c": np.ones(4), "bias_c": np.ones(3)}),
+     GateInputError, ["LNLSTMKernel: parameter 'gain_c' has shape (4,); expected (3,)"]),
+    ("lnlstm-input-part", lambda: LNLSTMKernel().forward(np.ones((1, 1, 8)), (np.zeros((1, 3)),) * 2, {
+        "weight_hh": np.ones((12, 3)), "gain_hh": np.ones(12), "gain_c": np.ones(3), "bias_c": np.ones(3)}),
+     GateInputError, ["LNLSTMKernel: the input part has shape (1, 1, 8); expected (1, 1, 12)"]),
+    ("recurrent-locked", lambda: Recurrent("lstm", 2, 3, locked=1), ConfigError,
+     ["Recurrent: locked=1; expected True or False"]),
+    ("recurrent-weight-drop", lambda: Recurrent(NoWeightHH, 2, 3, weight_drop=0.1), ConfigError,
+     ["Recurrent: weight_drop=0.1", "NoWeightHH has none"]),
 ]
 
 

@@ -16,9 +16,12 @@ from autograd_rnn import atomic
 from autograd_rnn.checkpoint import save_checkpoint
 from autograd_rnn.errors import CheckpointError, ConfigError, DataError, TrainingDiverged
 from autograd_rnn.graph import Tensor
-from autograd_rnn.train import Run
+from autograd_rnn.train import Run, watch
 from autograd_rnn.train.checkpoints import save_run
+from autograd_rnn.train.events import EVENTS_FILE
 from autograd_rnn.train.lock import OutLock
+from autograd_rnn.train.metrics import METRICS_FILE
+from autograd_rnn.train.runs import RUN_FILES
 
 from .limits import time_limit
 from .test_reliability import cli, one_error_line, small
@@ -81,12 +84,15 @@ def test_every_file_of_a_run_is_synced_with_its_folder(corpus, tmp_path, monkeyp
         real(fd)
 
     monkeypatch.setattr(os, "fsync", recording)
+    monkeypatch.setattr(watch, "tensorboard_installed", lambda: True)  # every file a run can write
     out = tmp_path / "run"
-    ar.fit(small(corpus, out, steps=2, plot=True))
+    ar.fit(small(corpus, out, steps=4, plot=True))
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["best.npz", "history.json", "last.npz", "loss_curve.png"]  # nothing else left behind
+    assert names == sorted(RUN_FILES)  # nothing else left behind
     for name in names:
         assert any(os.path.basename(s).startswith(f".{name}.") for s in synced), f"{name} was never synced"
+    for name in (METRICS_FILE, EVENTS_FILE):  # created whole, then appended to in place
+        assert str(out / name) in synced, f"{name} was appended to without a sync"
     assert str(out) in synced  # the folder, after the renames
 
 
@@ -140,7 +146,7 @@ def test_the_writer_leaves_the_old_file_and_no_temporary_on_failure(tmp_path, mo
                 raise OSError("the caller failed")
     monkeypatch.undo()
     assert target.read_bytes() == b"step,loss\n1,2.0\n" and os.listdir(tmp_path) == ["metrics.csv"]
-    atomic.atomic_write(target, target.read_bytes() + b"2,1.5\n")  # appending a row is rewriting the file
+    atomic.atomic_write(target, target.read_bytes() + b"2,1.5\n")
     assert target.read_bytes().splitlines()[-1] == b"2,1.5"
 
 

@@ -222,6 +222,8 @@ def test_event_files_hold_the_metrics_and_parse_back(corpus, tmp_path, monkeypat
     if stop:
         with open(out / METRICS_FILE, "a") as f:  # a row past the checkpoint, written before a crash
             f.write("7,9.000,1.0,0.1,9.0,9.0,0,\n")
+        with open(out / EVENTS_FILE, "ab") as f:  # and its event
+            f.write(event(1e9, 7, {"loss/train": 9.0}))
         quiet_train(config(corpus, out, resume=True))
     m = read_metrics(out / METRICS_FILE)
     events = read_events((out / EVENTS_FILE).read_bytes())

@@ -150,6 +150,53 @@ def test_the_writer_leaves_the_old_file_and_no_temporary_on_failure(tmp_path, mo
     assert target.read_bytes().splitlines()[-1] == b"2,1.5"
 
 
+def test_append_adds_at_the_end_synced_and_creates_a_missing_file(tmp_path, monkeypatch):
+    synced, real = [], os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(os.readlink(f"/proc/self/fd/{fd}")) or real(fd))
+    target = tmp_path / "metrics.csv"
+    atomic.append(target, b"step,loss\n")
+    atomic.append(target, b"1,2.0\n")
+    assert target.read_bytes() == b"step,loss\n1,2.0\n" and os.listdir(tmp_path) == ["metrics.csv"]
+    if os.path.isdir("/proc/self/fd"):
+        assert synced == [str(target), str(tmp_path), str(target)]  # the file each time, the folder once made
+    linked = tmp_path / "linked"
+    linked.symlink_to(tmp_path, target_is_directory=True)  # the folder may be a link: the user chose it
+    atomic.append(linked / "metrics.csv", b"2,1.5\n")
+    assert target.read_bytes().endswith(b"1,2.0\n2,1.5\n")
+
+
+@pytest.mark.parametrize("kind", ["link", "dangling link", "folder", "fifo"])
+def test_append_never_writes_through_a_link_nor_waits_on_a_fifo(tmp_path, kind):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    target = tmp_path / "metrics.csv"
+    if kind == "link":
+        target.symlink_to(victim)
+    elif kind == "dangling link":
+        target.symlink_to(tmp_path / "nowhere")
+    elif kind == "folder":
+        target.mkdir()
+    elif hasattr(os, "mkfifo"):
+        os.mkfifo(target)
+    else:
+        pytest.skip("needs FIFOs")
+    with time_limit(10, "append meeting a FIFO"), pytest.raises(ConfigError, match="symbolic link|not a regular file"):
+        atomic.append(target, b"1,2.0\n")
+    assert victim.read_text() == "precious" and not (tmp_path / "nowhere").exists()
+
+
+def test_append_refuses_a_link_planted_between_the_check_and_the_open(tmp_path, monkeypatch):
+    """O_NOFOLLOW, not only the check before it: a link that appears after the check is refused too."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    target = tmp_path / "metrics.csv"
+    monkeypatch.setattr(atomic, "check_target", lambda path: None)  # the check sees nothing ...
+    target.symlink_to(victim)  # ... and the link is there when the file is opened
+    with pytest.raises(ConfigError, match="not a regular file"):
+        atomic.append(target, b"1,2.0\n")
+    assert victim.read_text() == "precious"
+
+
 # ----- a checkpoint called good is finite, carried state included ---------------------------------------------------
 def test_a_non_finite_carried_state_is_never_saved_nor_resumed(corpus, tmp_path):
     out = tmp_path / "run"

@@ -185,14 +185,21 @@ def test_append_never_writes_through_a_link_nor_waits_on_a_fifo(tmp_path, kind):
     assert victim.read_text() == "precious" and not (tmp_path / "nowhere").exists()
 
 
-def test_append_refuses_a_link_planted_between_the_check_and_the_open(tmp_path, monkeypatch):
-    """O_NOFOLLOW, not only the check before it: a link that appears after the check is refused too."""
+@pytest.mark.parametrize("kind", ["link", "fifo"])
+def test_append_refuses_what_is_planted_between_the_check_and_the_open(tmp_path, monkeypatch, kind):
+    """O_NOFOLLOW and O_NONBLOCK, not only the check before them: a link or a FIFO that appears after the
+    check is refused too, without waiting for a reader."""
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")
     target = tmp_path / "metrics.csv"
     monkeypatch.setattr(atomic, "check_target", lambda path: None)  # the check sees nothing ...
-    target.symlink_to(victim)  # ... and the link is there when the file is opened
-    with pytest.raises(ConfigError, match="not a regular file"):
+    if kind == "link":
+        target.symlink_to(victim)  # ... and the link is there when the file is opened
+    elif hasattr(os, "mkfifo"):
+        os.mkfifo(target)
+    else:
+        pytest.skip("needs FIFOs")
+    with time_limit(10, "append meeting a FIFO"), pytest.raises(ConfigError, match="not a regular file"):
         atomic.append(target, b"1,2.0\n")
     assert victim.read_text() == "precious"
 

@@ -84,7 +84,7 @@ def table(runs: list[RunSummary]) -> list[str]:
     lines = [head, "-" * len(head)]
     for r in runs:
         b = r.best
-        lines.append(f"{r.name[:24]:<24} {r.cell[:16]:<16} {_count(r.parameters):>11} {r.val[b]:>9.4f} "
+        lines.append(f"{_tail(r.name, 24):<24} {_tail(r.cell, 16):<16} {_count(r.parameters):>11} {r.val[b]:>9.4f} "
                      f"{r.val[b] / math.log(2):>7.4f} {int(r.val_steps[b]):>8} {_time(r.val_seconds[b]):>9} "
                      f"{r.steps:>7} {_time(r.seconds):>9}")
     return lines
@@ -113,6 +113,11 @@ def figure_path(out: str | None) -> Path:
     if not path.parent.is_dir():
         raise ConfigError(f"plot: --out {out}: the folder {path.parent} does not exist")
     return path
+
+
+def _tail(text: str, width: int) -> str:
+    """``text``, or its end after an ellipsis when it is longer than ``width`` (a path's end names it)."""
+    return text if len(text) <= width else "\u2026" + text[-(width - 1):]
 
 
 def _count(n: int | None) -> str:

@@ -2,6 +2,7 @@
 TensorBoard events parsed back, the gradient flow kept in the history (equal to gradient_flow on the saved
 model, and never changing what training computes), the pictures drawn."""
 
+import dataclasses
 import json
 import math
 import struct
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 import autograd_rnn as ar
+from autograd_rnn.checkpoint import save_checkpoint
 from autograd_rnn.errors import ConfigError, DataError, TrainingDiverged
 from autograd_rnn.train import TrainConfig, loop, model_from_checkpoint, train, watch
 from autograd_rnn.train.corpus import Data
@@ -108,6 +110,22 @@ def test_rows_past_the_checkpoint_are_dropped_on_resume(corpus, tmp_path):
         f.write("6,9.000,1.0,0.1,9.0,9.0,0,\n7,9.500,1.0,0.1,9.0,9.0,0,\n8,10.0")  # and a partial line
     quiet_train(config(corpus, tmp_path / "part", resume=True))
     assert same_rows(read_metrics(tmp_path / "whole" / METRICS_FILE), read_metrics(path)) == []
+
+
+def test_a_run_from_before_metrics_resumes_and_starts_its_file(corpus, tmp_path):
+    """A checkpoint without the clock (an earlier version's) and a folder without metrics.csv: the resumed
+    run writes the rows of the steps it takes."""
+    out = tmp_path / "run"
+    quiet_train(config(corpus, out, stop_after=4))
+    ck = ar.load_checkpoint(out / "last.npz")
+    for key in ("elapsed", "started"):
+        del ck.progress[key]
+    (out / "last.npz").unlink()
+    (out / METRICS_FILE).unlink()
+    save_checkpoint(out / "last.npz", **dataclasses.asdict(ck))
+    quiet_train(config(corpus, out, resume=True))
+    m = read_metrics(out / METRICS_FILE)
+    assert m["step"].tolist() == list(range(5, 13)) and np.all(m["elapsed_s"] >= 0)
 
 
 def test_a_resume_refuses_a_metrics_file_it_did_not_write(corpus, tmp_path):

@@ -126,7 +126,7 @@ class Watch:
                        run.cfg.clip)
         flows = [FlowRecord.from_dict(h["flow"]) for h in run.progress.history if "flow" in h]
         if flows:
-            png = flow_png(flows, title=f"Gradient flow through time\n{title}", cut=self.cut)
+            png = flow_png(flows, title="Gradient flow through time\n" + title.replace("; ", "\n"), cut=self.cut)
             if png is not None:
                 atomic_write(run.out / FLOW_FILE, png)
 

@@ -17,7 +17,7 @@ from autograd_rnn.train import TrainConfig, loop, model_from_checkpoint, train, 
 from autograd_rnn.train.corpus import Data
 from autograd_rnn.train.events import EVENTS_FILE, crc32c, event
 from autograd_rnn.train.metrics import COLUMNS, HEADER, METRICS_FILE, TAGS, read_metrics
-from autograd_rnn.train.plot import running_mean
+from autograd_rnn.train.plot import loss_frame, running_mean
 from autograd_rnn.viz import gradient_flow
 
 TIMING = ("elapsed_s", "tokens_per_s")
@@ -338,23 +338,32 @@ def test_the_pictures_are_drawn(corpus, tmp_path):
     assert ink(tmp_path / "early" / "loss_curve.png") > 0.02 and not (tmp_path / "early" / "gradient_flow.png").exists()
 
 
-def test_curve_lines_are_where_the_numbers_say(tmp_path):
-    """A curve drawn from metrics where the loss is 3 then 1: the running mean's blue reaches both halves."""
+@pytest.mark.parametrize("later, unigram", [(1.0, 4.0), (2.5, 2.0)])  # below the baseline, or never
+def test_curve_lines_are_where_the_numbers_say(tmp_path, later, unigram):
+    """A curve drawn from metrics where the loss is 3, then lower: the running mean's blue is higher on the left."""
     pytest.importorskip("matplotlib")
     from matplotlib.image import imread
 
     from autograd_rnn.train.plot import plot_curve
 
     n = 200
-    m = {"step": np.arange(1, n + 1), "train_loss": np.r_[np.full(n // 2, 3.0), np.full(n // 2, 1.0)],
+    m = {"step": np.arange(1, n + 1), "train_loss": np.r_[np.full(n // 2, 3.0), np.full(n // 2, later)],
          "grad_norm": np.full(n, 0.5), "lr": np.full(n, 1e-3), "clipped": np.zeros(n, int)}
-    assert plot_curve(tmp_path / "c.png", m, [{"step": n, "val": 1.1}], 2.0, "a title", 5.0)
+    assert plot_curve(tmp_path / "c.png", m, [{"step": n, "val": later + 0.1}], unigram, "a title", 5.0)
     image = imread(tmp_path / "c.png")[..., :3]
     blue = np.all(np.abs(image - np.array([0x1F, 0x77, 0xB4]) / 255) < 0.08, axis=-1)
     rows, cols = np.nonzero(blue)
     assert len(rows) > 100
     left, right = rows[cols < np.percentile(cols, 30)], rows[cols > np.percentile(cols, 70)]
     assert left.mean() < right.mean()  # higher loss, higher on the picture (smaller row index)
+
+
+def test_the_loss_frame_starts_at_the_baseline_once_the_loss_is_below_it():
+    assert loss_frame(np.array([3.0, 2.5]), [2.6], 2.0) is None  # never below: everything shown
+    low, high = loss_frame(np.array([4.6, 3.0, 1.0]), [1.1, 2.5], 2.0)
+    assert low < 1.0 and 2.5 < high < 3.0  # the lowest loss and every validation in, the first steps out
+    low, high = loss_frame(np.array([4.6, 1.0]), [], 3.3)
+    assert low < 1.0 and 3.3 < high < 4.6
 
 
 def test_pictures_are_redrawn_within_their_share_of_the_time(corpus, tmp_path, monkeypatch):

@@ -49,13 +49,13 @@ def format_row(step: int, elapsed: float, tokens_per_s: float, lr: float, loss: 
 
 def parse_row(line: str) -> tuple:
     """A line of the file as ``(step, elapsed, tokens_per_s, lr, loss, norm, clipped, val)``, val
-    None when empty; ValueError when it is not such a line."""
+    None when empty; ValueError (DataError for a wrong count or range) when it is not such a line."""
     fields = line.rstrip("\n").split(",")
     if len(fields) != len(COLUMNS):
-        raise ValueError(f"{len(fields)} fields")
+        raise DataError(f"{len(fields)} fields")
     step, clipped = int(fields[0]), int(fields[6])
     if step < 1 or clipped not in (0, 1):
-        raise ValueError("step or clipped out of range")
+        raise DataError(f"step {step}, clipped {clipped}")
     numbers = [float(f) for f in fields[1:6]]
     return (step, *numbers, clipped, float(fields[7]) if fields[7] else None)
 

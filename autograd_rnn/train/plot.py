@@ -35,6 +35,16 @@ def running_mean(values: np.ndarray) -> np.ndarray:
     return out
 
 
+def loss_frame(loss: np.ndarray, val: list, unigram: float) -> tuple[float, float] | None:
+    """The loss panel's y-limits once the loss is below the unigram baseline: from the lowest loss up
+    to the baseline (or the highest validation loss), so that the first steps, near log V, leave the
+    rest readable; None (the whole range) before."""
+    low, high = min([float(np.min(loss)), *val]), max([unigram, *val])
+    if not low < high:
+        return None
+    return low - 0.05 * (high - low), high + 0.15 * (high - low)
+
+
 def _figure(width: float, height: float, **grid):
     try:
         from matplotlib.figure import Figure
@@ -76,9 +86,9 @@ def curve_png(metrics: dict, history: list, unigram: float, title: str = "", cli
     if len(steps):
         _faint(top, steps, loss, "C0", "train, each step")
         top.plot(steps, running_mean(loss), color="C0", lw=1.6, label="train, running mean")
-        low = min([float(np.min(loss)), *(v for _, v in val)])  # down from the unigram baseline: the
-        high = max([unigram, *(v for _, v in val)])  # first steps, near log V, would squash the rest
-        top.set_ylim(low - 0.05 * (high - low), high + 0.15 * (high - low))
+        frame = loss_frame(loss, [v for _, v in val], unigram)
+        if frame is not None:
+            top.set_ylim(*frame)
     if val:
         top.plot(*zip(*val), "o-", color="C1", ms=4, lw=1.4, label="validation")
     top.axhline(unigram, color="0.45", ls="--", lw=1, label=f"unigram entropy ({unigram:.2f})")
@@ -150,4 +160,4 @@ def compare_figure(runs: list, fmt: str = "png") -> bytes | None:
     return _image(fig, fmt)
 
 
-__all__ = ["CURVE_FILE", "FLOW_FILE", "running_mean", "curve_png", "plot_curve", "compare_figure"]
+__all__ = ["CURVE_FILE", "FLOW_FILE", "running_mean", "loss_frame", "curve_png", "plot_curve", "compare_figure"]

@@ -39,9 +39,9 @@ def loss_frame(loss: np.ndarray, val: list, unigram: float) -> tuple[float, floa
     """The loss panel's y-limits once the loss is below the unigram baseline: from the lowest loss up
     to the baseline (or the highest validation loss), so that the first steps, near log V, leave the
     rest readable; None (the whole range) before."""
-    low, high = min([float(np.min(loss)), *val]), max([unigram, *val])
-    if not low < high:
+    if not float(np.min(loss)) < unigram:
         return None
+    low, high = min([float(np.min(loss)), *val]), max([unigram, *val])
     return low - 0.05 * (high - low), high + 0.15 * (high - low)
 
 

@@ -213,9 +213,10 @@ class Run:
         return value, float(mask.sum()) if mask is not None else float(y.size)
 
     def report(self, write) -> None:
-        """Validate, print a sample, write the checkpoints, redraw the curve. The model as it will be
-        saved must give a finite loss of at most MAX_LOSS on the validation split (on the last
-        training batch when there is none), or the run stops as diverged before anything is written."""
+        """Validate, measure the gradient flow, print a sample, write the checkpoints (the metrics
+        first), redraw the pictures. The model as it will be saved must give a finite loss of at
+        most MAX_LOSS on the validation split (on the last training batch when there is none), or
+        the run stops as diverged before anything is written."""
         p = self.progress
         entry = {"step": p.step, "train": p.train_avg, "val": None}
         if self.data.val is not None:

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from ..atomic import atomic_write
+from ..data import StreamBatches
 from ..sequence import LookBack, parse_truncation
 from ..viz import FlowRecord, flow_png, gradient_flow
 from .events import installed as tensorboard_installed
@@ -43,7 +44,7 @@ def flow_chunk(data) -> tuple:
     """``(inputs, targets)`` of the fixed chunk gradient flow is measured on (module docstring)."""
     if data.val is None:
         x, y, mask, _ = data.batch(0)
-    elif hasattr(data.val, "chunk"):
+    elif isinstance(data.val, StreamBatches):
         (x, y), mask = data.val.chunk(0), None
     else:
         x, y, mask = next(iter(data.val))

@@ -1,4 +1,5 @@
-"""``autograd-rnn`` (also ``python -m autograd_rnn``): train, sample, evaluate, gradcheck, bench, export."""
+"""``autograd-rnn`` (also ``python -m autograd_rnn``): train, sample, evaluate, gradcheck, bench, export,
+plot."""
 
 from __future__ import annotations
 
@@ -295,6 +296,39 @@ def run_export(args) -> int:
     return EXIT_OK
 
 
+def add_plot(sub) -> None:
+    p = sub.add_parser("plot", help="runs side by side: validation loss against steps and seconds, and a table",
+                       description="Overlay the validation loss of runs against steps and against elapsed seconds "
+                       "(from each run's metrics.csv) and print a table of each run's best validation loss, when it "
+                       "was reached, its time and parameters: how a cell compares with others on the same budget.",
+                       formatter_class=Help)
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="a run's folder (runs/NAME, runs/latest, a train --out)")
+    p.add_argument("--out", default=None, metavar="FILE", help="the figure, .png, .svg or .pdf; never replaced "
+                   "(default: runs-compared.png here, or runs-compared-2.png, ... when taken)")
+    p.set_defaults(run=run_plot)
+
+
+def run_plot(args) -> int:
+    from .atomic import atomic_write
+    from .train.compare import figure_path, summarize, table
+    from .train.plot import compare_figure
+
+    runs = [summarize(folder) for folder in args.runs]
+    seen = {}
+    for folder, r in zip(args.runs, runs):
+        if r.path.resolve() in seen:
+            raise ConfigError(f"plot: {folder} and {seen[r.path.resolve()]} are the same run; name each run once")
+        seen[r.path.resolve()] = folder
+    out = figure_path(args.out)
+    print("\n".join(table(runs)))
+    image = compare_figure(runs, out.suffix.lower().lstrip("."))
+    if image is None:
+        raise ConfigError("plot: no figure: matplotlib is not installed (pip install matplotlib); the table is above")
+    atomic_write(out, image)
+    print(f"figure: {out}")
+    return EXIT_OK
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, with a usage error said in one line (``error: ...``, exit 2) like every other error."""
 
@@ -312,7 +346,7 @@ def parser() -> argparse.ArgumentParser:
     p = Parser(prog="autograd-rnn", description="Recurrent networks from gates up: train, sample, "
                                 "evaluate, check gradients, benchmark.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (add_train, add_sample, add_evaluate, add_gradcheck, add_bench, add_export):
+    for add in (add_train, add_sample, add_evaluate, add_gradcheck, add_bench, add_export, add_plot):
         add(sub)
     for name, verb in sub.choices.items():
         if name != "train":  # train's --threads is a TrainConfig field, kept in its checkpoints

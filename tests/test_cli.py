@@ -19,7 +19,7 @@ def run(*args, check=True):
     return result
 
 
-@pytest.mark.parametrize("verb", ["train", "sample", "evaluate", "gradcheck", "bench"])
+@pytest.mark.parametrize("verb", ["train", "sample", "evaluate", "gradcheck", "bench", "export", "plot"])
 def test_every_verb_has_help(verb, capsys):
     with pytest.raises(SystemExit) as e:
         main([verb, "--help"])
@@ -42,7 +42,9 @@ def test_flags_that_turn_something_off_say_so(capsys):
         main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     for flag, what in [("--no-progress", "show a progress bar"), ("--no-plot", "draw loss_curve.png"),
-                       ("--no-check-cell", "before training a custom cell")]:
+                       ("--no-check-cell", "before training a custom cell"),
+                       ("--no-flow", "at each evaluation, measure how the gradient falls off"),
+                       ("--no-tensorboard", "write the metrics as TensorBoard scalars")]:
         assert f"{flag} turns off what is on by default: {what}" in text
     assert "(default: True)" not in text and "(default: False)" not in text
 

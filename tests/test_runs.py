@@ -16,9 +16,12 @@ from autograd_rnn import atomic
 from autograd_rnn.checkpoint import save_checkpoint
 from autograd_rnn.errors import CheckpointError, ConfigError, DataError, TrainingDiverged
 from autograd_rnn.graph import Tensor
-from autograd_rnn.train import Run
+from autograd_rnn.train import Run, watch
 from autograd_rnn.train.checkpoints import save_run
+from autograd_rnn.train.events import EVENTS_FILE
 from autograd_rnn.train.lock import OutLock
+from autograd_rnn.train.metrics import METRICS_FILE
+from autograd_rnn.train.runs import RUN_FILES
 
 from .limits import time_limit
 from .test_reliability import cli, one_error_line, small
@@ -81,12 +84,15 @@ def test_every_file_of_a_run_is_synced_with_its_folder(corpus, tmp_path, monkeyp
         real(fd)
 
     monkeypatch.setattr(os, "fsync", recording)
+    monkeypatch.setattr(watch, "tensorboard_installed", lambda: True)  # every file a run can write
     out = tmp_path / "run"
-    ar.fit(small(corpus, out, steps=2, plot=True))
+    ar.fit(small(corpus, out, steps=4, plot=True))
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["best.npz", "history.json", "last.npz", "loss_curve.png"]  # nothing else left behind
+    assert names == sorted(RUN_FILES)  # nothing else left behind
     for name in names:
         assert any(os.path.basename(s).startswith(f".{name}.") for s in synced), f"{name} was never synced"
+    for name in (METRICS_FILE, EVENTS_FILE):  # created whole, then appended to in place
+        assert str(out / name) in synced, f"{name} was appended to without a sync"
     assert str(out) in synced  # the folder, after the renames
 
 
@@ -140,8 +146,62 @@ def test_the_writer_leaves_the_old_file_and_no_temporary_on_failure(tmp_path, mo
                 raise OSError("the caller failed")
     monkeypatch.undo()
     assert target.read_bytes() == b"step,loss\n1,2.0\n" and os.listdir(tmp_path) == ["metrics.csv"]
-    atomic.atomic_write(target, target.read_bytes() + b"2,1.5\n")  # appending a row is rewriting the file
+    atomic.atomic_write(target, target.read_bytes() + b"2,1.5\n")
     assert target.read_bytes().splitlines()[-1] == b"2,1.5"
+
+
+def test_append_adds_at_the_end_synced_and_creates_a_missing_file(tmp_path, monkeypatch):
+    synced, real = [], os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(os.readlink(f"/proc/self/fd/{fd}")) or real(fd))
+    target = tmp_path / "metrics.csv"
+    atomic.append(target, b"step,loss\n")
+    atomic.append(target, b"1,2.0\n")
+    assert target.read_bytes() == b"step,loss\n1,2.0\n" and os.listdir(tmp_path) == ["metrics.csv"]
+    if os.path.isdir("/proc/self/fd"):
+        assert synced == [str(target), str(tmp_path), str(target)]  # the file each time, the folder once made
+    linked = tmp_path / "linked"
+    linked.symlink_to(tmp_path, target_is_directory=True)  # the folder may be a link: the user chose it
+    atomic.append(linked / "metrics.csv", b"2,1.5\n")
+    assert target.read_bytes().endswith(b"1,2.0\n2,1.5\n")
+
+
+@pytest.mark.parametrize("kind", ["link", "dangling link", "folder", "fifo"])
+def test_append_never_writes_through_a_link_nor_waits_on_a_fifo(tmp_path, kind):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    target = tmp_path / "metrics.csv"
+    if kind == "link":
+        target.symlink_to(victim)
+    elif kind == "dangling link":
+        target.symlink_to(tmp_path / "nowhere")
+    elif kind == "folder":
+        target.mkdir()
+    elif hasattr(os, "mkfifo"):
+        os.mkfifo(target)
+    else:
+        pytest.skip("needs FIFOs")
+    with time_limit(10, "append meeting a FIFO"), pytest.raises(ConfigError, match="symbolic link|not a regular file"):
+        atomic.append(target, b"1,2.0\n")
+    assert victim.read_text() == "precious" and not (tmp_path / "nowhere").exists()
+
+
+@pytest.mark.parametrize("kind", ["link", "fifo"])
+def test_append_refuses_what_is_planted_between_the_check_and_the_open(tmp_path, monkeypatch, kind):
+    """O_NOFOLLOW and O_NONBLOCK, not only the check before them: a link or a FIFO that appears after the
+    check is refused too, without waiting for a reader."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    target = tmp_path / "metrics.csv"
+    monkeypatch.setattr(atomic, "check_target", lambda path: None)  # the check sees nothing ...
+    if kind == "link":
+        target.symlink_to(victim)  # ... and the link is there when the file is opened
+    elif hasattr(os, "mkfifo"):
+        os.mkfifo(target)
+    else:
+        pytest.skip("needs FIFOs")
+    with time_limit(10, "append meeting a FIFO"), pytest.raises(ConfigError, match="not a regular file"):
+        atomic.append(target, b"1,2.0\n")
+    assert victim.read_text() == "precious"
 
 
 # ----- a checkpoint called good is finite, carried state included ---------------------------------------------------

@@ -7,6 +7,7 @@ from .config import DEFAULT_CORPUS_STEPS, RESUME_OWN, TrainConfig, option
 from .corpus import Data, corpus_text, text_hash
 from .evaluate import evaluate_batches, nats_report
 from .loop import Progress, Run, TrainResult, resolve_resume, train
+from .metrics import read_metrics
 from .plot import plot_curve
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "corpus_text",
     "text_hash",
     "plot_curve",
+    "read_metrics",
     "option",
     "DEFAULT_CORPUS_STEPS",
     "RESUME_OWN",

@@ -50,6 +50,7 @@ def save_run(path, run) -> None:
                 "corpus_sha256": run.corpus_id},
         progress={"step": p.step, "history": p.history, "best_val": p.best_val, "carry": carry,
                   "ema": (p.ema, p.ema_w), "total": p.total, "schedule_total": p.schedule_total,
+                  "elapsed": p.elapsed, "started": p.started,
                   "schedule": None if run.schedule is None else run.schedule.state_dict()},
     )
 

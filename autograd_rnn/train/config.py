@@ -124,9 +124,10 @@ class TrainConfig:
     max_vocab: int | None = option(None, "vocabulary size cap with <unk> (default 8000 for words, none for chars)",
                                    low=2, limit=10**7)
     lowercase: bool = option(False, "lowercase the text before building the vocabulary")
-    out: str | None = option(None, "folder for last.npz, best.npz, loss_curve.png, history.json (default: a new "
-                             "folder runs/YYYYMMDD-HHMMSS for each run, with runs/latest pointing at the newest); a "
-                             "folder that already holds a run is refused unless --resume continues it", metavar="DIR")
+    out: str | None = option(None, "folder for last.npz, best.npz, metrics.csv, history.json and the pictures "
+                             "(default: a new folder runs/YYYYMMDD-HHMMSS for each run, with runs/latest pointing at "
+                             "the newest); a folder that already holds a run is refused unless --resume continues it",
+                             metavar="DIR")
     resume: bool = option(False, "continue from --out/last.npz (default: the run runs/latest points at) with the "
                           "checkpoint's settings; only --steps/--epochs may extend the run")
     seed: int = option(0, "makes a run reproducible bit for bit, whatever the threads and the machine's load", low=0,
@@ -134,7 +135,7 @@ class TrainConfig:
     threads: str | None = option(None, f"threads for matrix products: auto (every core) or N (default: {THREADS_ENV}, "
                                  f"else auto); the results are the same whatever the count")
     progress: bool = option(True, "show a progress bar", flag="--no-progress")
-    plot: bool = option(True, "draw loss_curve.png (needs matplotlib)", flag="--no-plot")
+    plot: bool = option(True, "draw loss_curve.png and gradient_flow.png (needs matplotlib)", flag="--no-plot")
     no_limits: bool = option(False, f"lift the sanity limits on sizes (embed, hidden, layers, seq_len, batch, steps, "
                              f"...), on the model ({MAX_PARAMETERS:,} parameters), a step's memory ({MAX_STEP_GB} GB) "
                              f"and the corpus file ({MAX_CORPUS_BYTES:,} bytes)")
@@ -155,6 +156,12 @@ class TrainConfig:
                                 "probability, one mask per batch", low=0.0, below=1.0)
     tie_weights: bool = option(False, "the output projection's weight is the embedding table (needs --embed equal to "
                                "--hidden)")
+    # what the run shows of itself (train/watch.py); metrics.csv is always written
+    flow: bool = option(True, "at each evaluation, measure how the gradient falls off with the distance back in time "
+                        "on a fixed validation chunk (kept in history.json; about one training step's cost) and draw "
+                        "gradient_flow.png", flag="--no-flow")
+    tensorboard: bool = option(True, "write the metrics as TensorBoard scalars too (events.out.tfevents.autograd_rnn) "
+                               "when the tensorboard package is installed", flag="--no-tensorboard")
 
     def model_options(self) -> dict:
         """The regularisation options, as LanguageModel's keyword arguments."""
@@ -271,6 +278,6 @@ def _check_field(f: dataclasses.Field, annotation, value, no_limits: bool) -> No
 
 
 RESUME_OWN = ("steps", "epochs", "out", "resume", "progress", "plot", "stop_after", "allow_import", "check_cell",
-              "threads", "no_limits")
+              "threads", "no_limits", "flow", "tensorboard")
 """The fields a resumed run takes from the command line; every other setting comes from the checkpoint
 (``threads`` too, when the command line leaves it unset)."""

@@ -3,11 +3,12 @@ loss curve, divergence guard, Ctrl-C, exact resume.
 
 ``train(TrainConfig(...))`` is what ``autograd-rnn train`` runs. Every ``eval_every`` steps it
 reports the validation loss in nats and bits per token and the perplexity, prints a sample,
-writes ``last.npz`` (and ``best.npz`` when the validation loss improves) atomically, and redraws
-``loss_curve.png``. A run interrupted with Ctrl-C writes ``last.npz`` at the last completed step;
-``resume=True`` continues from it and ends with the same weights, bit for bit, as a run that was
-never interrupted (the checkpoint holds the weights, the optimizer and schedule state, the RNG
-states and, for stream batching, the hidden state carried into the next chunk).
+writes ``last.npz`` (and ``best.npz`` when the validation loss improves) atomically, measures the
+gradient flow and redraws ``loss_curve.png`` and ``gradient_flow.png``; every step adds a row to
+``metrics.csv`` (:mod:`.watch`). A run interrupted with Ctrl-C writes ``last.npz`` at the last
+completed step; ``resume=True`` continues from it and ends with the same weights, bit for bit, as a
+run that was never interrupted (the checkpoint holds the weights, the optimizer and schedule state,
+the RNG states and, for stream batching, the hidden state carried into the next chunk).
 
 The pieces: :class:`Progress` (what changes every step), :class:`Run` (everything built from the
 config, and one training step, one report, one checkpoint), :func:`train` (the loop around them).
@@ -52,9 +53,9 @@ from .config import DEFAULT_CORPUS_STEPS, RESUME_OWN, TrainConfig
 from .corpus import Data, corpus_text, text_hash
 from .evaluate import evaluate_batches, nats_report
 from .lock import OutLock
-from .plot import plot_curve
 from .runs import check_out, discard_if_empty, place, point_latest
 from .schema import check_training
+from .watch import Watch
 
 MAX_LOSS = 1000.0
 """A loss above this many nats per token counts as divergence: a model that is learning anything
@@ -79,7 +80,8 @@ def say(msg: str) -> None:
 @dataclass
 class Progress:
     """What changes as a run goes: the step, the loss history, the best validation loss, the
-    state carried into the next stream chunk, the running mean of the training loss."""
+    state carried into the next stream chunk, the running mean of the training loss, the seconds
+    the run has taken (over all its sessions) and when it started (seconds since the epoch)."""
 
     total: int
     schedule_total: int
@@ -89,6 +91,8 @@ class Progress:
     carry: list | None = None
     ema: float = 0.0
     ema_w: float = 0.0
+    elapsed: float = 0.0
+    started: float | None = None
 
     def record_loss(self, value: float) -> float:
         """Fold one step's loss into the running mean; returns the mean."""
@@ -130,6 +134,8 @@ class Run:
         self.rngs = {"model": self.model.rnn.rng, "sample": np.random.default_rng([cfg.seed, 1])}
         self.progress = Progress(total, schedule_total)
         self.last_good: tuple[Path, int] | None = None
+        self.step_lr, self.step_norm = math.nan, math.nan  # the last step's learning rate and gradient norm
+        self.watch: Watch | None = None  # metrics, gradient flow and pictures, while the loop runs
         self.points_latest = False  # a new folder under runs/: runs/latest points at it once it holds a checkpoint
         if ck is not None:
             self._restore(ck)
@@ -157,6 +163,7 @@ class Run:
         p, saved = self.progress, ck.progress
         p.step, p.history, p.best_val = saved["step"], saved["history"], saved["best_val"]
         p.ema, p.ema_w = saved["ema"]
+        p.elapsed, p.started = saved.get("elapsed", 0.0), saved.get("started")
         if saved["carry"] is not None:
             parts = [tuple(Tensor(np.asarray(a, self.model.dtype)) for a in layer) for layer in saved["carry"]]
             p.carry = [s if len(s) > 1 else s[0] for s in parts]
@@ -197,6 +204,7 @@ class Run:
             raise self.diverged(f"the gradient norm is {norm}")
         if cfg.clip_value:
             clip_grad_value(self.params, cfg.clip_value)
+        self.step_lr, self.step_norm = self.optimizer.lr, norm
         self.optimizer.step()
         if self.schedule is not None and not isinstance(self.schedule, HalveOnIncrease):
             self.schedule.step()
@@ -205,9 +213,10 @@ class Run:
         return value, float(mask.sum()) if mask is not None else float(y.size)
 
     def report(self, write) -> None:
-        """Validate, print a sample, write the checkpoints, redraw the curve. The model as it will be
-        saved must give a finite loss of at most MAX_LOSS on the validation split (on the last
-        training batch when there is none), or the run stops as diverged before anything is written."""
+        """Validate, measure the gradient flow, print a sample, write the checkpoints (the metrics
+        first), redraw the pictures. The model as it will be saved must give a finite loss of at
+        most MAX_LOSS on the validation split (on the last training batch when there is none), or
+        the run stops as diverged before anything is written."""
         p = self.progress
         entry = {"step": p.step, "train": p.train_avg, "val": None}
         if self.data.val is not None:
@@ -231,6 +240,8 @@ class Run:
             if not v <= MAX_LOSS:
                 raise self.diverged(f"the loss on the last batch is {v:.6g} nats per token", p.step)
             msg = f"step {p.step}: train {p.train_avg:.4f} nats (no validation split)"
+        if self.watch is not None:
+            self.watch.evaluated(entry)
         p.history.append(entry)
         text = sample_text(self.model, self.data.vocab, length=self.cfg.sample_length,
                            temperature=self.cfg.temperature, seed=self.rngs["sample"])
@@ -239,11 +250,13 @@ class Run:
         if entry["val"] is not None and (p.best_val is None or entry["val"] < p.best_val):
             p.best_val = entry["val"]
             self.save(self.best_path)
-        if self.cfg.plot:
-            plot_curve(self.plot_path, p.history, self.unigram)
+        if self.watch is not None:
+            self.watch.draw()
 
     def save(self, path: Path | None = None) -> None:
         path = self.last_path if path is None else path
+        if self.watch is not None:
+            self.watch.flush()  # the metrics first: never a checkpoint of a step they lack
         save_run(path, self)
         if path == self.last_path:
             self.last_good = (path, self.progress.step)
@@ -388,7 +401,12 @@ def _train(cfg: TrainConfig, made: bool = False) -> TrainResult:
     run = Run(cfg, ck)
     run.points_latest = made
     with blame_cell(run.cell):
-        return _loop(run, ck)
+        try:
+            return _loop(run, ck)
+        except BaseException:
+            if run.watch is not None:  # the rows and pictures up to the failure, without hiding it
+                run.watch.close(quiet=True)
+            raise
 
 
 def _loop(run: Run, ck: Checkpoint | None) -> TrainResult:
@@ -412,6 +430,7 @@ def _loop(run: Run, ck: Checkpoint | None) -> TrainResult:
         + (f"seq_len {cfg.seq_len}" if cfg.batching == "stream" else f"one line (the longest {data.steps} steps)")
         + f"; unigram entropy {run.unigram:.3f} nats")
     tokens_done, t_start, first_step = 0, time.perf_counter(), p.step
+    watch = run.watch = Watch(run, resumed=ck is not None)
     stopped = "finished"
     bar = _progress_bar(p.total, p.step, cfg.progress)
 
@@ -423,7 +442,9 @@ def _loop(run: Run, ck: Checkpoint | None) -> TrainResult:
 
     with _Interrupt() as interrupt:
         while p.step < p.total:
+            began = time.perf_counter()
             value, n_tok = run.train_step()
+            watch.step(value, n_tok, began)
             tokens_done += n_tok
             train_avg = p.record_loss(value)
             if bar is not None:
@@ -437,6 +458,7 @@ def _loop(run: Run, ck: Checkpoint | None) -> TrainResult:
                 stopped = "interrupted"
                 write(f"stopped at step {p.step}; checkpoint {run.last_path} (continue with --resume)")
                 break
+    watch.close()
     if bar is not None:
         bar.close()
     if stopped == "finished":

@@ -21,10 +21,13 @@ from pathlib import Path
 from ..atomic import check_target
 from ..errors import ConfigError
 from .config import TrainConfig
+from .events import EVENTS_FILE
+from .metrics import METRICS_FILE
+from .plot import CURVE_FILE, FLOW_FILE
 
 RUNS = Path("runs")
 LATEST = "latest"
-RUN_FILES = ("last.npz", "best.npz", "history.json", "loss_curve.png")
+RUN_FILES = ("last.npz", "best.npz", "history.json", CURVE_FILE, METRICS_FILE, FLOW_FILE, EVENTS_FILE)
 """The files that make a folder hold a run."""
 _NAME = re.compile(r"^\d{8}-\d{6}(-\d+)?$")
 

@@ -112,6 +112,9 @@ def check_training(ck: Checkpoint) -> TrainConfig:
         _fail("progress.ema", ema, "a list of two numbers")
     for v in ema:
         _number(v, "progress.ema", -math.inf, math.inf)
+    for key in ("elapsed", "started"):  # absent from the checkpoints of earlier versions
+        if p.get(key) is not None:
+            _number(p[key], f"progress.{key}", 0.0, math.inf)
     if p.get("schedule") is not None and not isinstance(p["schedule"], dict):
         _fail("progress.schedule", p["schedule"], "a dict or null")
     _check_carry(_get(p, "carry", "progress"), ck.config["model"])

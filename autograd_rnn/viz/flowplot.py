@@ -49,7 +49,7 @@ def draw_flow(ax, records: list[FlowRecord], layer: int = -1, *, cut: int | None
     ax.set_ylabel(norm + r" / $\Vert\partial L_t / \partial h_t\Vert$" if relative else norm)
     ax.grid(alpha=0.3, lw=0.5)
     if legend and any(i in labelled for i in range(len(records))):
-        ax.legend(fontsize=8, loc="lower left",
+        ax.legend(fontsize=8, loc="best",
                   title="earlier (dark) to later (light)" if len(records) > MAX_LEGEND else None, title_fontsize=7)
 
 

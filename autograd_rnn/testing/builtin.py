@@ -288,9 +288,10 @@ def _relu_points(d: Draw) -> GateCase:
 
 
 def _tied_pair(d: Draw) -> tuple:
-    """A broadcast pair (as :func:`_broadcast_pair`) with about half of the elements tied (at least
-    one): the full-shape input takes the other's value there."""
-    a, b = _broadcast_pair(d)
+    """A broadcast pair with about half of the elements tied (at least one): the full-shape input
+    takes the other's value there; the others at least 0.1 apart (:func:`_untied_pair`), so that no
+    finite difference of an untied element crosses the kink."""
+    a, b = _untied_pair(d)
     full = np.broadcast_shapes(a.shape, b.shape)
     tie = d.indices(full, 2).astype(bool)
     tie.reshape(-1)[d.integers(0, tie.size - 1)] = True

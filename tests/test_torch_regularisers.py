@@ -392,11 +392,24 @@ class StickyRecurrent(Recurrent):
         return {}
 
 
+class LoudSequence(Sequence):
+    def forward(self, xs, state0=None):
+        hs, state = super().forward(xs, state0)
+        return hs * 2.0, state
+
+
+def with_a_loud_layer():
+    model = lm(layers=2)
+    model.rnn.l1 = LoudSequence(model.rnn.l1.cell)
+    return model
+
+
 @pytest.mark.parametrize("make, words", [
     (lambda: WithHiddenDropout(5, embed_size=3, hidden_size=4, rng=0), ["WithHiddenDropout", "dropout_hidden"]),
     (lambda: Shouting(5, embed_size=3, hidden_size=4, rng=0), ["Shouting overrides LanguageModel.forward"]),
     (lambda: StickyRecurrent("lstm", 3, 4, weight_drop=0.3, rng=0),
      ["StickyRecurrent overrides Recurrent.dropped_weights"]),
+    (with_a_loud_layer, ["LoudSequence overrides Sequence.forward"]),
 ])
 def test_what_the_module_would_not_compute_alike_is_refused_by_name(make, words):
     with pytest.raises(ExportError) as e:

@@ -4,7 +4,9 @@ computes what it computes, in torch operations, with its parameters under the sa
 
 A Sequence's module runs the time loop as the composed path does: the operations that read x_t
 but not the state run once over all steps' rows, the rest once per step. Its truncation policy is
-kept exactly, with ``detach()`` where each step's window starts (see :class:`SequenceModule`).
+kept exactly, with ``detach()`` where each step's window starts (see :class:`SequenceModule`). A
+stack's and a language model's regularisers are the same in eval mode (off) and of the same kind
+while training, with torch's masks (see :class:`RecurrentModule`, :class:`LanguageModelModule`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,40 @@ def chains(policy: Truncation, T: int) -> tuple[list[int], dict[int, int]]:
     return starts, {w: t for t, w in enumerate(starts)}
 
 
+REPRODUCED = {
+    Sequence: ("cell", "truncation", "batch_first", "fused"),
+    Recurrent: ("cell", "input_size", "hidden_size", "layers", "dropout", "truncation", "dtype", "rng", "fused",
+                "locked", "weight_drop"),
+    LanguageModel: ("vocab_size", "cell", "embed_size", "hidden_size", "layers", "dropout", "one_hot", "truncation",
+                    "dtype", "rng", "fused", "dropout_input", "dropout_output", "dropout_embed", "weight_drop",
+                    "locked_dropout", "tie_weights"),
+}
+"""The constructor arguments of each kind whose effect its module reproduces (``rng``: the masks
+come from torch's generator instead; ``fused``: the module runs the cell's step, the function the
+fused kernel computes). A kind's cells' own options live in the recorded step."""
+
+COMPUTES = {Sequence: ("forward", "forward_projected", "project"), Recurrent: ("forward", "dropped_weights"),
+            LanguageModel: ("forward", "loss", "embed", "output_weight", "projected_table")}
+"""The methods of each kind whose computation its module restates."""
+
+
+def check_reproduced(obj: Node, kind: type) -> None:
+    """ExportError naming what the module of ``obj`` (an instance of ``kind`` or of a subclass)
+    would not compute alike: a constructor argument it does not know (a new option, or a
+    subclass's own), or a method of ``kind`` the subclass overrides."""
+    cls = type(obj)
+    extra = [n for n, p in inspect.signature(cls).parameters.items()
+             if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and n not in REPRODUCED[kind]]
+    if extra:
+        raise ExportError(f"to_torch: {cls.__name__}'s option(s) {', '.join(extra)} have no PyTorch counterpart in "
+                          f"the exported module, which reproduces only {', '.join(REPRODUCED[kind])}; the module would "
+                          f"compute something else")
+    overridden = [m for m in COMPUTES[kind] if getattr(cls, m) is not getattr(kind, m)]
+    if overridden:
+        raise ExportError(f"to_torch: {cls.__name__} overrides {kind.__name__}.{', '.join(overridden)}; the exported "
+                          f"module restates {kind.__name__}'s own and would compute something else")
+
+
 class SequenceModule(torch.nn.Module):
     """``hs, state = module(xs, state0=None)`` as :class:`~autograd_rnn.sequence.Sequence`:
     ``xs (T, batch, input)`` (``(batch, T, input)`` with ``batch_first``), ``hs (T, batch,
@@ -50,6 +86,7 @@ class SequenceModule(torch.nn.Module):
 
     def __init__(self, seq: Sequence):
         super().__init__()
+        check_reproduced(seq, Sequence)
         self.cell = CellModule(seq.cell)
         self.truncation, self.batch_first = seq.truncation, seq.batch_first
         program, n = self.cell.program, self.cell.n_state
@@ -111,6 +148,7 @@ class RecurrentModule(torch.nn.Module):
 
     def __init__(self, rec: Recurrent):
         super().__init__()
+        check_reproduced(rec, Recurrent)
         self.layers = rec.layers
         for k, seq in enumerate(rec.sequences()):
             self.add_module(f"l{k}", SequenceModule(seq))
@@ -147,6 +185,7 @@ class LanguageModelModule(torch.nn.Module):
 
     def __init__(self, model: LanguageModel):
         super().__init__()
+        check_reproduced(model, LanguageModel)
         dtype = torch.float64 if model.dtype == np.float64 else torch.float32
         self.vocab_size, self.one_hot, self.tied = model.vocab_size, model.one_hot, model.tied
         locked = (0,) if model.locked else ()
@@ -192,50 +231,16 @@ MODULES = ((LanguageModel, LanguageModelModule), (Recurrent, RecurrentModule), (
            (Cell, CellModule))
 """What each kind of our objects becomes (the first that matches)."""
 
-REPRODUCED = {
-    Sequence: ("cell", "truncation", "batch_first", "fused"),
-    Recurrent: ("cell", "input_size", "hidden_size", "layers", "dropout", "truncation", "dtype", "rng", "fused",
-                "locked", "weight_drop"),
-    LanguageModel: ("vocab_size", "cell", "embed_size", "hidden_size", "layers", "dropout", "one_hot", "truncation",
-                    "dtype", "rng", "fused", "dropout_input", "dropout_output", "dropout_embed", "weight_drop",
-                    "locked_dropout", "tie_weights"),
-}
-"""The constructor arguments of each kind whose effect its module reproduces (``rng``: the masks
-come from torch's generator instead; ``fused``: the module runs the cell's step, the function the
-fused kernel computes). A kind's cells' own options live in the recorded step."""
-
-COMPUTES = {Sequence: ("forward", "forward_projected"), Recurrent: ("forward", "dropped_weights"),
-            LanguageModel: ("forward", "loss", "embed", "output_weight", "projected_table")}
-"""The methods of each kind whose computation its module restates."""
-
-
-def check_reproduced(obj: Node, kind: type) -> None:
-    """ExportError naming what the module of ``obj`` (an instance of ``kind`` or of a subclass)
-    would not compute alike: a constructor argument it does not know (a new option, or a
-    subclass's own), or a method of ``kind`` the subclass overrides."""
-    cls = type(obj)
-    extra = [n for n, p in inspect.signature(cls).parameters.items()
-             if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and n not in REPRODUCED[kind]]
-    if extra:
-        raise ExportError(f"to_torch: {cls.__name__}'s option(s) {', '.join(extra)} have no PyTorch counterpart in "
-                          f"the exported module, which reproduces only {', '.join(REPRODUCED[kind])}; the module would "
-                          f"compute something else")
-    overridden = [m for m in COMPUTES[kind] if getattr(cls, m) is not getattr(kind, m)]
-    if overridden:
-        raise ExportError(f"to_torch: {cls.__name__} overrides {kind.__name__}.{', '.join(overridden)}; the exported "
-                          f"module restates {kind.__name__}'s own and would compute something else")
-
-
 def to_torch(obj: Node) -> torch.nn.Module:
     """A torch module computing what ``obj`` (a Cell, Sequence, Recurrent or LanguageModel) computes,
     built from its cell's recorded step (:mod:`.cell`), its parameters copied under the same names
     (``module.state_dict()`` has ``obj.state_dict()``'s keys), in ``obj``'s dtype and training
-    mode. ExportError, naming what is wrong, for a gate without a counterpart, a step that is not
-    one program, or a truncation policy ``detach`` cannot express."""
+    mode; a language model's regularisers as child modules (:mod:`.regularise`) drawing torch's
+    masks while training. ExportError, naming what is wrong, for a gate without a counterpart, a
+    step that is not one program, a truncation policy ``detach`` cannot express, or an option or
+    override the module does not restate (:func:`check_reproduced`)."""
     for kind, make in MODULES:
         if isinstance(obj, kind):
-            if kind in REPRODUCED:
-                check_reproduced(obj, kind)
             module = make(obj)
             module.load_state_dict({k: torch.tensor(v) for k, v in obj.state_dict().items()})
             return module.train(obj.training)

@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import autograd_rnn as ar
-from autograd_rnn.errors import ExportError
+from autograd_rnn.errors import ExportError, GateInputError
 from autograd_rnn.models import LanguageModel
 from autograd_rnn.nodes import Cell
 from autograd_rnn.sequence import Recurrent, Sequence
@@ -415,6 +415,12 @@ def test_what_the_module_would_not_compute_alike_is_refused_by_name(make, words)
     with pytest.raises(ExportError) as e:
         to_torch(make())
     assert all(w in str(e.value) for w in words), str(e.value)
+
+
+def test_weights_in_place_of_parameters_must_name_parameters():
+    module = to_torch(Sequence(ar.nodes.LSTMLayer(3, 4, rng=0)))
+    with pytest.raises(GateInputError, match="no parameter 'W_hh' to stand in for; its parameters are weight_ih"):
+        module(torch.zeros(2, 1, 3), None, {"W_hh": torch.zeros(16, 4)})
 
 
 # ----- planted mismatches --------------------------------------------------------------------------------------------

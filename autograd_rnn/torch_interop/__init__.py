@@ -4,7 +4,9 @@
   ``torch.nn.Module`` computing the same function in torch operations, built from the cell's
   recorded step and one table of gate counterparts (``ops.py``: :data:`TORCH`,
   :func:`register_torch` for a gate of your own, :func:`check_counterpart`);
-  :func:`load_from_torch` copies the module's weights back.
+  :func:`load_from_torch` copies the module's weights back. A language model's regularisers
+  (dropout, locked or not, embedding dropout, weight drop) and its tied projection are modules of
+  ``regularise.py``, drawing torch's masks while training.
 * :func:`save_pt` / :func:`load_pt` (``files.py``): a run's checkpoint as a ``.pt`` state dict plus
   what rebuilds the model, and back (``autograd-rnn export``).
 * ``builtin.py``: the built-in cells' weights under torch.nn.RNN/LSTM/GRU's own names and modules.

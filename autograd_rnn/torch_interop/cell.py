@@ -77,10 +77,17 @@ class CellModule(torch.nn.Module):
         for s, c in program.consts.items():
             self.register_buffer(f"const{s}", as_tensor(c), persistent=False)
 
-    def template(self) -> list:
-        """A value per slot, the parameters and constants filled in."""
+    def template(self, weights: dict | None = None) -> list:
+        """A value per slot, the parameters and constants filled in; ``weights`` ``{name: tensor}``
+        stand in for the parameters of those names (a dropped ``weight_hh``)."""
+        weights = weights or {}
+        unknown = [n for n in weights if n not in self.names]
+        if unknown:
+            raise GateInputError(f"{self.kind} module: no parameter {', '.join(map(repr, unknown))} to stand in for; "
+                                 f"its parameters are {', '.join(self.names)}")
         values = [None] * self.program.n_slots
-        values[1 + self.n_state:self.program.n_in] = [self.get_parameter(n) for n in self.names]
+        values[1 + self.n_state:self.program.n_in] = [weights[n] if n in weights else self.get_parameter(n)
+                                                      for n in self.names]
         for s in self.program.consts:
             values[s] = self.get_buffer(f"const{s}")
         return values

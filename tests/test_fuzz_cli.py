@@ -336,8 +336,8 @@ def test_divergence_without_validation_or_samples_is_still_never_saved(work, lr)
 
 
 # ----- links and special files where a run writes, and as its corpus (hypothesis) -----------------------------------
-PLANTED_NAMES = [".lock", "last.npz", "best.npz", "history.json", "loss_curve.png", f".history.json.{0}.tmp",
-                 ".last.npz.0.tmp"]
+PLANTED_NAMES = [".lock", "last.npz", "best.npz", "history.json", "loss_curve.png", "config.toml",
+                 f".history.json.{0}.tmp", ".last.npz.0.tmp"]
 PLANTED_KINDS = ["link to a file outside", "dangling link", "link to a folder", "fifo", "folder"]
 
 

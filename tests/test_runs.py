@@ -84,7 +84,7 @@ def test_every_file_of_a_run_is_synced_with_its_folder(corpus, tmp_path, monkeyp
     out = tmp_path / "run"
     ar.fit(small(corpus, out, steps=2, plot=True))
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["best.npz", "history.json", "last.npz", "loss_curve.png"]  # nothing else left behind
+    assert names == ["best.npz", "config.toml", "history.json", "last.npz", "loss_curve.png"]  # nothing else left
     for name in names:
         assert any(os.path.basename(s).startswith(f".{name}.") for s in synced), f"{name} was never synced"
     assert str(out) in synced  # the folder, after the renames

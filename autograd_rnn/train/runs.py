@@ -24,7 +24,7 @@ from .config import TrainConfig
 
 RUNS = Path("runs")
 LATEST = "latest"
-RUN_FILES = ("last.npz", "best.npz", "history.json", "loss_curve.png")
+RUN_FILES = ("last.npz", "best.npz", "history.json", "loss_curve.png", "config.toml")
 """The files that make a folder hold a run."""
 _NAME = re.compile(r"^\d{8}-\d{6}(-\d+)?$")
 

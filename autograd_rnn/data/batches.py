@@ -49,7 +49,10 @@ def parse_split(text: str, where: str = "split") -> tuple[tuple[float, float, fl
     if len(parts) not in (2, 3) or len(fractions) != len(parts):
         raise DataError(f"{where} {text!r}; expected TRAIN,VAL[,TEST] fractions summing to 1 (e.g. 0.9,0.05,0.05) "
                         f"or a name: {', '.join(SPLITS)}")
-    return _check_fractions((*fractions, 0.0)[:3], f"{where} {text!r}"), cut
+    fr = _check_fractions((*fractions, 0.0)[:3], f"{where} {text!r}")
+    if fr[0] == 0:
+        raise DataError(f"{where} {text!r} gives nothing to training; expected a train fraction above 0")
+    return fr, cut
 
 
 def _check_fractions(fractions, where: str) -> tuple[float, float, float]:

@@ -80,11 +80,14 @@ def encode_parts(cfg: TrainConfig, text: str, vocab: Vocabulary, val_text: str |
     batching (the corpus's lines shuffled with seed 0 before the cut: ``--seed`` never changes the
     validation set)."""
     fractions, cut = split_of(cfg)
-    if cfg.batching == "lines":
-        encoded = [vocab.encode_line(line) for line in lines_of(text)]
-        parts = dict(zip(PARTS, split_lines(encoded, fractions, seed=0, cut=cut)))
-    else:
-        parts = dict(zip(PARTS, split_stream(vocab.encode(text), fractions, cut=cut)))
+    try:
+        if cfg.batching == "lines":
+            encoded = [vocab.encode_line(line) for line in lines_of(text)]
+            parts = dict(zip(PARTS, split_lines(encoded, fractions, seed=0, cut=cut)))
+        else:
+            parts = dict(zip(PARTS, split_stream(vocab.encode(text), fractions, cut=cut)))
+    except DataError as e:
+        raise DataError(f"--split {cfg.split}: {e}" if cfg.split is not None else str(e)) from None
     if val_text is not None:
         try:
             parts["val"] = [vocab.encode_line(line) for line in lines_of(val_text)] if cfg.batching == "lines" \

@@ -95,6 +95,13 @@ def test_every_cut_is_int_of_n_times_the_fraction(n, a, b, c):
     assert [len(p) for p in split_lines(list(range(n)), fr)] == [len(tr), len(va), len(te)]
 
 
+def test_fractions_that_sum_to_one_only_within_the_tolerance_lose_no_token():
+    """0.33333333333 + 0.66666666666 is 1 - 1e-11: the last part still ends at the last token."""
+    assert [len(p) for p in split_stream(np.arange(1000), (0.33333333333, 0.66666666666, 0))] == [333, 667, 0]
+    fractions, _ = parse_split("0.33333333333,0.66666666666")
+    assert sum(len(p) for p in split_lines(list(range(1000)), fractions)) == 1000
+
+
 def test_the_old_cut_rounds_and_differs_from_the_floor():
     """15 tokens: 15 * 0.9 = 13.5 and 15 * 0.95 = 14.25; the old cut rounded both to 14, leaving no validation."""
     assert [len(p) for p in split_stream(np.arange(15), cut="round")] == [14, 0, 1]

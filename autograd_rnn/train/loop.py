@@ -405,6 +405,14 @@ class _Interrupt:
             signal.signal(signal.SIGINT, self.prev)
 
 
+def scoring(cfg: TrainConfig, val) -> str:
+    """How the run scores its validation text, in words."""
+    part = f"on its first {cfg.eval_tokens:,} tokens" if cfg.eval_tokens < val.tokens_per_epoch else "whole"
+    return (f"{part} every {cfg.eval_every} steps and whole at the end, {EVAL_BATCH} streams of {EVAL_SEQ_LEN} steps"
+            + ("" if cfg.patience is None else
+               f"; the run stops after {cfg.patience} evaluations in a row without a better loss"))
+
+
 def _progress_bar(total: int, initial: int, enabled: bool):
     if not enabled:
         return None
@@ -464,10 +472,8 @@ def _loop(run: Run, ck: Checkpoint | None) -> TrainResult:
         say(f"resume: from step {p.step} of {p.total} ({run.last_path})")
     say(f"corpus: {run.corpus_name}: {len(run.text):,} characters; {cfg.level} level, vocabulary "
         f"{len(data.vocab):,}, {len(data.train_ids):,} training tokens, {data.steps_per_epoch:,} steps per epoch")
-    say(f"{data.describe}; scored " + (f"on its first {cfg.eval_tokens:,} tokens" if data.val is not None and
-        cfg.eval_tokens < data.val.tokens_per_epoch else "whole") + f" every {cfg.eval_every} steps and whole at the "
-        f"end, {EVAL_BATCH} streams of {EVAL_SEQ_LEN} steps" + ("" if cfg.patience is None else
-                                                              f"; stop after {cfg.patience} without a better loss"))
+    say(data.describe + ("; too short to score: each evaluation scores the last training batch" if data.val is None
+                         else f"; scored {scoring(cfg, data.val)}"))
     say(f"model: {run.model.cell_type.__name__} x{cfg.layers}, hidden {cfg.hidden}, {run.model.n_parameters():,} "
         f"parameters, {cfg.dtype}; {cfg.optimizer} lr {run.optimizer.lr:g}; batch {cfg.batch} x "
         + (f"seq_len {cfg.seq_len}" if cfg.batching == "stream" else f"one line (the longest {data.steps} steps)")

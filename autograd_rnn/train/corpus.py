@@ -125,9 +125,10 @@ class Data:
     ``val_text``: the text of ``cfg.val_corpus``. The vocabulary is built from the whole corpus
     text, the validation and test parts of its split included (so they hold no <unk> that training
     never saw), and never from a ``val_corpus``, whose unseen tokens are <unk>. ``val`` batches the
-    validation part for scoring (``val_full`` the same, for the final score), None when it is too
-    short to score. ``steps``: the time steps of the longest batch (``seq_len`` for streams, the
-    longest line's targets for lines), which sizes a step's memory."""
+    validation part as the run trains (its periodic validation), ``val_full`` as ``evaluate`` does
+    (the final score); None when it is too short to score. ``steps``: the time steps of the longest
+    batch (``seq_len`` for streams, the longest line's targets for lines), which sizes a step's
+    memory."""
 
     def __init__(self, cfg: TrainConfig, text: str, vocab: Vocabulary | None = None, val_text: str | None = None):
         if cfg.level not in LEVELS:
@@ -144,7 +145,8 @@ class Data:
                                                sentence_markers=markers, lowercase=cfg.lowercase, unk=cfg.unk)
         self.parts = encode_parts(cfg, text, self.vocab, val_text)
         train = self.parts["train"]
-        self.val = evaluation_batches(self.parts["val"], self.vocab.pad_id)
+        self.val_full = evaluation_batches(self.parts["val"], self.vocab.pad_id)
+        self.val = evaluation_batches(self.parts["val"], self.vocab.pad_id, cfg.batch, cfg.seq_len)
         if self.val is None and cfg.val_corpus is not None:
             raise DataError(f"--val-corpus {cfg.val_corpus}: {len(self.parts['val'])} "
                             f"{'lines' if markers else 'tokens'}; expected at least two tokens to validate on")

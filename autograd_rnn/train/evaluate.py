@@ -1,10 +1,13 @@
 """Validation loss of a model over batches, and how it is reported.
 
-Every score of a run's text (its periodic validation, the final one over the whole validation
-part, ``autograd-rnn evaluate``) batches the text the same way, whatever the run's own batch and
-sequence length: :data:`EVAL_BATCH` parallel streams of :data:`EVAL_SEQ_LEN` steps, the state
-carried along each stream (lines in order, each on its own), so that the scores of runs trained
-with different batches are comparable and the final score of a run is ``evaluate``'s."""
+A text is scored (a run's final validation over its whole validation part, ``autograd-rnn
+evaluate``) the same way whatever the run's own batch and sequence length:
+:data:`EVAL_BATCH` parallel streams of :data:`EVAL_SEQ_LEN` steps, the state carried along each
+stream (lines in order, each on its own), so that runs trained with different batches get
+comparable numbers and the final score of a run is ``evaluate``'s. Each stream starts without
+context, so more streams score a little higher (a model at 1.72 nats on tinyshakespeare's last
+10%: 1.7208 with 16 streams, 1.7215 with 32, 1.7236 with 128). The periodic validation of a run
+is its own quick look: the first ``eval_tokens`` tokens, batched as the run trains."""
 
 from __future__ import annotations
 

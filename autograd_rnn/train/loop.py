@@ -285,7 +285,7 @@ class Run:
         """The run's reported number: the whole validation part scored with best.npz's weights (the
         model as it is when its evaluation was the best), said with ``write``, kept as ``final`` in
         the last history entry and in last.npz; None without validation."""
-        p, val = self.progress, self.data.val
+        p, val = self.progress, self.data.val_full
         if val is None or p.best_val is None:
             return None
         step = next(h["step"] for h in p.history if h.get("val") == p.best_val)
@@ -408,7 +408,8 @@ class _Interrupt:
 def scoring(cfg: TrainConfig, val) -> str:
     """How the run scores its validation text, in words."""
     part = f"on its first {cfg.eval_tokens:,} tokens" if cfg.eval_tokens < val.tokens_per_epoch else "whole"
-    return (f"{part} every {cfg.eval_every} steps and whole at the end, {EVAL_BATCH} streams of {EVAL_SEQ_LEN} steps"
+    return (f"{part} every {cfg.eval_every} steps, and whole at the end with best.npz as evaluate scores it "
+            f"({EVAL_BATCH} streams of {EVAL_SEQ_LEN} steps)"
             + ("" if cfg.patience is None else
                f"; the run stops after {cfg.patience} evaluations in a row without a better loss"))
 

@@ -146,7 +146,8 @@ def add_train(sub) -> None:
 
 def train_config_of(args) -> TrainConfig:
     """The config the command line asks for: the options it gives, over the ``--config`` file's
-    settings, over the defaults."""
+    settings, over the defaults (an option of a mutually exclusive group, ``--steps`` or
+    ``--epochs``, sets aside the file's value for the other)."""
     from .train.configfile import read_config
 
     flags = config_from_args(args, TrainConfig)
@@ -157,7 +158,9 @@ def train_config_of(args) -> TrainConfig:
                           f"checkpoint (only --steps/--epochs may extend it); drop --config")
     settings = read_config(args.config, no_limits=True if flags.no_limits else None)
     given = getattr(args, "given", set())
-    return dataclasses.replace(flags, **{k: v for k, v in settings.items() if k not in given})
+    groups = {f.metadata.get("group") for f in dataclasses.fields(TrainConfig) if f.name in given} - {None}
+    beaten = given | {f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get("group") in groups}
+    return dataclasses.replace(flags, **{k: v for k, v in settings.items() if k not in beaten})
 
 
 def run_train(args) -> int:

@@ -120,6 +120,18 @@ def test_the_flags_given_win_over_the_file_even_at_their_default_values(tmp_path
     assert config_of("--hidden", 12) == TrainConfig(hidden=12)  # without --config, nothing changes
 
 
+def test_steps_or_epochs_on_the_command_line_set_aside_the_files_other_length(tmp_path):
+    """--steps and --epochs are one choice: the command line's wins over the file's, whichever the file names."""
+    epochs, steps = toml(tmp_path, "epochs = 3.0\n", "epochs.toml"), toml(tmp_path, "steps = 7\n", "steps.toml")
+    assert (config_of("--config", epochs, "--steps", 5).steps, config_of("--config", epochs, "--steps", 5).epochs) \
+        == (5, None)
+    assert (config_of("--config", steps, "--epochs", 2).steps, config_of("--config", steps, "--epochs", 2).epochs) \
+        == (None, 2.0)
+    assert (config_of("--config", epochs).steps, config_of("--config", epochs).epochs) == (None, 3.0)
+    one_line_error(cli("train", "--config", toml(tmp_path, "steps = 7\nepochs = 1.0\n", "both.toml"), "--out",
+                       tmp_path / "o"), "--steps and --epochs")
+
+
 def test_a_config_file_trains_the_run_its_flags_would(corpus, tmp_path):
     path = toml(tmp_path, f'corpus = "{corpus}"\nhidden = 12\nembed = 8\nbatch = 4\nseq_len = 16\nsteps = 6\n'
                           f'eval_every = 3\nsample_length = 5\nprogress = false\nplot = false\ncell = "lnlstm"\n'
@@ -194,3 +206,19 @@ def test_the_recipes_read_and_say_what_they_are_for():
     shakespeare = [p for p in RECIPES if p.name.startswith("shakespeare")]
     assert all(read_config(p)["split"] == "nanogpt" for p in shakespeare)
     assert read_config(ROOT / "recipes" / "names-lines.toml")["batching"] == "lines"
+
+
+def test_the_names_recipe_trains_a_list_of_names_line_by_line(tmp_path):
+    rng = np.random.default_rng(0)
+    parts = ["an", "na", "el", "la", "ri", "mo", "ja", "son", "ka", "li", "th", "or", "be", "ck", "em", "ma"]
+    names = sorted({"".join(rng.choice(parts, size=rng.integers(2, 5))) for _ in range(1500)})
+    (tmp_path / "names.txt").write_text("\n".join(names) + "\n")
+    result = cli("train", "--config", ROOT / "recipes" / "names-lines.toml", "--corpus", tmp_path / "names.txt",
+                 "--hidden", 16, "--embed", 8, "--epochs", 1, "--eval-every", 5, "--out", tmp_path / "run",
+                 "--no-progress", "--no-plot")
+    assert result.returncode == 0, result.stderr
+    assert "lines of the corpus's" in result.stderr and "16 lines at a time" in result.stderr
+    assert "the run stops after 4 evaluations in a row" in result.stderr
+    ck = load_checkpoint(tmp_path / "run" / "last.npz")
+    assert ck.config["train"]["batching"] == "lines" and ck.config["model"]["weight_drop"] == 0.2
+    assert "final" in ck.progress["history"][-1]

@@ -409,7 +409,8 @@ def scoring(cfg: TrainConfig, val) -> str:
     """How the run scores its validation text, in words."""
     part = f"on its first {cfg.eval_tokens:,} tokens" if cfg.eval_tokens < val.tokens_per_epoch else "whole"
     return (f"{part} every {cfg.eval_every} steps, and whole at the end with best.npz as evaluate scores it "
-            f"({EVAL_BATCH} streams of {EVAL_SEQ_LEN} steps)"
+            + (f"({EVAL_BATCH} lines at a time)" if cfg.batching == "lines" else
+               f"({EVAL_BATCH} streams of {EVAL_SEQ_LEN} steps)")
             + ("" if cfg.patience is None else
                f"; the run stops after {cfg.patience} evaluations in a row without a better loss"))
 

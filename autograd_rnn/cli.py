@@ -170,9 +170,9 @@ def run_train(args) -> int:
     tune_allocator()
     result = train(train_config_of(args))
     if result.final_val is not None:
-        print(f"validation {result.final_val:.4f} nats per token over the whole validation part, with best.npz "
-              f"(unigram entropy {result.unigram_nats:.4f}); checkpoints in {result.out}")
-    elif result.best_val is not None:
+        print(f"validation {result.final_val:.4f} nats per token: the whole validation part scored with best.npz (as "
+              f"evaluate --split val scores it)")
+    if result.best_val is not None:
         print(f"best validation loss {result.best_val:.4f} nats per token "
               f"(unigram entropy {result.unigram_nats:.4f}); checkpoints in {result.out}")
     return EXIT_INTERRUPTED if result.stopped == "interrupted" else EXIT_OK

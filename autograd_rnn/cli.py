@@ -15,6 +15,8 @@ import numpy as np
 from .errors import AutogradRNNError, ConfigError, TrainingDiverged
 from .threads import POLICY, set_threads
 from .train import TrainConfig
+from .train.corpus import PARTS
+from .train.evaluate import EVAL_BATCH, EVAL_SEQ_LEN
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_BUG = 0, 1, 2, 3, 130, 70
 """Exit codes: 0 done; 1 gradcheck found failures; 2 an error in the input (arguments, files,
@@ -67,8 +69,27 @@ def _field_kind(annotation) -> tuple[type, bool]:
     return annotation, False
 
 
+class Setting(argparse.Action):
+    """The option of a config field: stores its value (a flag its ``const``; a repeated option
+    appends), as argparse's own actions do, and notes in ``namespace.given`` that the command line
+    gave it, whatever the value (so that it wins over a ``--config`` file)."""
+
+    def __init__(self, option_strings, dest, many: bool = False, **kwargs):
+        super().__init__(option_strings, dest, **kwargs)
+        self.many = many
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if self.nargs == 0:
+            values = self.const
+        elif self.many:
+            values = [*(getattr(namespace, self.dest) or ()), values]
+        setattr(namespace, self.dest, values)
+        vars(namespace).setdefault("given", set()).add(self.dest)
+
+
 def add_config_options(parser: argparse.ArgumentParser, config: type) -> None:
-    """One option per field of the dataclass ``config`` (see :func:`autograd_rnn.train.option`)."""
+    """One option per field of the dataclass ``config`` (see :func:`autograd_rnn.train.option`);
+    the fields the command line gave are noted in ``given`` (:class:`Setting`)."""
     hints = typing.get_type_hints(config)
     groups: dict = {}
     for f in dataclasses.fields(config):
@@ -83,16 +104,17 @@ def add_config_options(parser: argparse.ArgumentParser, config: type) -> None:
         flag = meta.get("flag") or "--" + f.name.replace("_", "-")
         kind, optional = _field_kind(hints[f.name])
         if meta.get("many"):
-            target.add_argument(flag, dest=f.name, action="append", default=None, help=meta["help"],
+            target.add_argument(flag, dest=f.name, action=Setting, many=True, default=None, help=meta["help"],
                                 metavar=metavar(kind, f.name, meta))
             continue
         if kind is bool:
-            target.add_argument(flag, dest=f.name, action="store_false" if f.default else "store_true",
+            target.add_argument(flag, dest=f.name, action=Setting, nargs=0, const=not f.default, default=f.default,
                                 help=f"turns off what is on by default: {meta['help']}" if f.default else meta["help"])
             continue
         parse = _number(kind, meta.get("positive", False), optional) if kind in (int, float) else str
-        target.add_argument(flag, dest=f.name, type=parse, default=f.default, choices=meta.get("choices"),
-                            help=meta["help"], metavar=None if meta.get("choices") else metavar(kind, f.name, meta))
+        target.add_argument(flag, dest=f.name, action=Setting, type=parse, default=f.default,
+                            choices=meta.get("choices"), help=meta["help"],
+                            metavar=None if meta.get("choices") else metavar(kind, f.name, meta))
 
 
 def config_from_args(args: argparse.Namespace, config: type):
@@ -115,8 +137,31 @@ def add_train(sub) -> None:
         "points at the newest run; --out names another folder, --resume continues a run).",
         formatter_class=Help,
     )
+    p.add_argument("--config", default=None, metavar="FILE.toml",
+                   help="read the settings from a TOML file whose keys are the options below by their names "
+                   "(seq_len = 128, cell = \"lnlstm\"; recipes/ has some); the options given here win over it. "
+                   "Every run writes its own resolved settings to config.toml in its folder")
     add_config_options(p, TrainConfig)
     p.set_defaults(run=run_train)
+
+
+def train_config_of(args) -> TrainConfig:
+    """The config the command line asks for: the options it gives, over the ``--config`` file's
+    settings, over the defaults (an option of a mutually exclusive group, ``--steps`` or
+    ``--epochs``, sets aside the file's value for the other)."""
+    from .train.configfile import read_config
+
+    flags = config_from_args(args, TrainConfig)
+    if args.config is None:
+        return flags
+    if flags.resume:
+        raise ConfigError(f"--config {args.config} with --resume: a resumed run takes every setting from its "
+                          f"checkpoint (only --steps/--epochs may extend it); drop --config")
+    settings = read_config(args.config, no_limits=True if flags.no_limits else None)
+    given = getattr(args, "given", set())
+    groups = {f.metadata.get("group") for f in dataclasses.fields(TrainConfig) if f.name in given} - {None}
+    beaten = given | {f.name for f in dataclasses.fields(TrainConfig) if f.metadata.get("group") in groups}
+    return dataclasses.replace(flags, **{k: v for k, v in settings.items() if k not in beaten})
 
 
 def run_train(args) -> int:
@@ -124,7 +169,10 @@ def run_train(args) -> int:
     from .train import train
 
     tune_allocator()
-    result = train(config_from_args(args, TrainConfig))
+    result = train(train_config_of(args))
+    if result.final_val is not None:
+        print(f"validation {result.final_val:.4f} nats per token: the whole validation part scored with best.npz (as "
+              f"evaluate --split val scores it)")
     if result.best_val is not None:
         print(f"best validation loss {result.best_val:.4f} nats per token "
               f"(unigram entropy {result.unigram_nats:.4f}); checkpoints in {result.out}")
@@ -168,13 +216,18 @@ def run_sample(args) -> int:
 
 def add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="loss, bits per token and perplexity of a checkpoint on a text",
-                       description="Evaluate a checkpoint on a text: mean loss in nats per token, bits per token "
-                       "and perplexity. The text is tokenized with the checkpoint's vocabulary.",
-                       formatter_class=Help)
+                       description="Evaluate a checkpoint on a text file, or on a part of its run's own data: mean "
+                       "loss in nats per token, bits per token, perplexity and the number of tokens scored. The text "
+                       "is tokenized with the checkpoint's vocabulary (tokens it lacks are <unk>, and counted). The "
+                       "defaults batch a text as the run scores its validation, so --split val on best.npz gives the "
+                       "run's final validation.", formatter_class=Help)
     p.add_argument("--checkpoint", required=True, help="a .npz written by train")
-    p.add_argument("--corpus", required=True, help="UTF-8 text file to evaluate on")
-    p.add_argument("--batch", type=_number(int, True, False), default=16, help="parallel streams")
-    p.add_argument("--seq-len", type=_number(int, True, False), default=256, help="time steps per chunk")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--corpus", help="UTF-8 text file to evaluate on")
+    which.add_argument("--split", choices=PARTS, help="a part of the run's own data, cut as the run cut it (its "
+                       "--split; its --val-corpus for val) from its corpus file, which must be the text it trained on")
+    p.add_argument("--batch", type=_number(int, True, False), default=EVAL_BATCH, help="parallel streams")
+    p.add_argument("--seq-len", type=_number(int, True, False), default=EVAL_SEQ_LEN, help="time steps per chunk")
     p.add_argument("--no-limits", action="store_true", help="lift the limits on the corpus file's size and on a "
                    "batch's memory, as train's --no-limits does")
     add_allow_import(p)
@@ -182,33 +235,14 @@ def add_evaluate(sub) -> None:
 
 
 def run_evaluate(args) -> int:
-    import dataclasses
-
     from .checkpoint import load_checkpoint
-    from .data import MAX_CORPUS_BYTES, LineBatches, StreamBatches, lines_of, load_text
-    from .nodes import blame_cell
-    from .train import evaluate_batches, model_from_checkpoint, nats_report
-    from .train.corpus import LIFT
-    from .train.schema import check_training
+    from .train.evaluate import nats_report
+    from .train.scoring import score_checkpoint
 
-    ck = load_checkpoint(args.checkpoint)
-    cfg = dataclasses.replace(check_training(ck), batch=args.batch, seq_len=args.seq_len, no_limits=args.no_limits)
-    model, vocab = model_from_checkpoint(ck, allow_import=args.allow_import or (), flag="--allow-import")
-    text = load_text(args.corpus, None if args.no_limits else MAX_CORPUS_BYTES, LIFT)
-    if cfg.batching == "lines":
-        lines = [vocab.encode_line(line) for line in lines_of(text)]
-        batches = LineBatches(lines, args.batch, vocab.pad_id, shuffle=False)
-        ids, steps = np.concatenate(lines), max(len(line) for line in lines) - 1
-    else:
-        ids = vocab.encode(text)
-        batches = StreamBatches(ids, min(args.batch, max(1, len(ids) // 2)), args.seq_len)
-        steps = None
-    cfg.check_size(len(vocab), getattr(model.cell_type, "gates", 4), steps)
-    with blame_cell(model.cell_type):
-        nats = evaluate_batches(model, batches)
-    unknown = vocab.unknown(ids)
-    print(f"{args.corpus}: {batches.tokens_per_epoch:,} tokens ({unknown:,} unknown to the vocabulary, read as "
-          f"<unk>), loss {nats_report(nats)}")
+    score = score_checkpoint(load_checkpoint(args.checkpoint), args.split, args.corpus, args.batch, args.seq_len,
+                             args.no_limits, args.allow_import or (), "--allow-import")
+    print(f"{score.label}: {score.tokens:,} tokens ({score.unknown:,} unknown to the vocabulary, read as <unk>), "
+          f"loss {nats_report(score.nats)}")
     return 0
 
 

@@ -210,6 +210,11 @@ SAMPLE_CASES = [
     ("evaluate-not-a-checkpoint", ["evaluate", "--checkpoint", "{work}/small.txt", "--corpus", "{work}/small.txt"],
      REFUSED),
     ("gradcheck-cases-0", ["gradcheck", "--cases", "0"], REFUSED),
+    ("evaluate-split-test", ["evaluate", "--checkpoint", "{work}/trained/last.npz", "--split", "test"], (0,)),
+    ("evaluate-split-bogus", ["evaluate", "--checkpoint", "{work}/trained/last.npz", "--split", "dev"], REFUSED),
+    ("evaluate-split-and-corpus", ["evaluate", "--checkpoint", "{work}/trained/last.npz", "--split", "val",
+                                   "--corpus", "{work}/small.txt"], REFUSED),
+    ("evaluate-neither", ["evaluate", "--checkpoint", "{work}/trained/last.npz"], REFUSED),
 ]
 
 
@@ -247,6 +252,10 @@ OPTION_VALUES = {
     "--seed": ["-1", str(2**70)],
     "--cell": ["rnn", "gru", "RNN", "lstm:Cell"],
     "--cell-option": ["nonlinearity=relu", "bogus=1", "=1"],
+    "--split": ["nanogpt", "0.5,0.5", "1,0", "0,1", "x", "0.9,0.05,0.05,0", "round:0.8,0.1,0.1", ""],
+    "--val-corpus": ["{work}/small.txt", "{work}/nope.txt", "{work}/garbage.bin", "", "{work}"],
+    "--patience": ["1", "0", "-1", "x"],
+    "--config": ["{work}/nope.toml", "{work}/small.txt", "{work}/garbage.bin", "{work}/trained/config.toml"],
 }
 
 

@@ -1,7 +1,8 @@
 """Splits and batches of token ids for language models. Batches are time-major like the rest of
 the package: ``inputs`` and ``targets`` are int64 arrays of shape ``(T, B)``.
 
-* :func:`split_stream`, :func:`split_lines`: train / validation / test splits.
+* :func:`split_stream`, :func:`split_lines`: train / validation / test splits; :func:`parse_split`
+  reads a split as the command line writes it.
 * :class:`StreamBatches` (char-rnn style, hidden state carried across chunks) and
   :class:`LineBatches` (one padded, masked sequence per line).
 * :func:`unigram_entropy`: the baseline loss a language model must beat.
@@ -19,6 +20,40 @@ import numpy as np
 
 from ..errors import DataError
 
+SPLITS = {"nanogpt": (0.9, 0.1, 0.0)}
+"""Named splits: ``nanogpt`` is nanoGPT's ``prepare.py`` (``train = data[:int(n*0.9)]``, the rest
+validation, no test part)."""
+DEFAULT_SPLIT = (0.9, 0.05, 0.05)
+CUTS = ("floor", "round")
+"""Where a cut falls: ``floor``, at ``int(n * fraction)`` (nanoGPT's, Python slicing's); ``round``,
+at the nearest index (how this package cut before splits could be chosen)."""
+
+
+def parse_split(text: str, where: str = "split") -> tuple[tuple[float, float, float], str]:
+    """``"TRAIN,VAL[,TEST]"`` fractions, a name from :data:`SPLITS`, either of them after ``round:``
+    -> (three fractions, the cut). DataError naming ``where``, the text and the forms expected
+    otherwise."""
+    if not isinstance(text, str):
+        raise DataError(f"{where} {text!r}; expected text: TRAIN,VAL[,TEST] fractions or {', '.join(SPLITS)}")
+    body = text.strip().lower()
+    cut = "floor"
+    if body.startswith("round:"):
+        cut, body = "round", body[len("round:"):].strip()
+    if body in SPLITS:
+        return SPLITS[body], cut
+    parts = body.split(",")
+    try:
+        fractions = [float(p) for p in parts]
+    except ValueError:
+        fractions = []
+    if len(parts) not in (2, 3) or len(fractions) != len(parts):
+        raise DataError(f"{where} {text!r}; expected TRAIN,VAL[,TEST] fractions summing to 1 (e.g. 0.9,0.05,0.05) "
+                        f"or a name: {', '.join(SPLITS)}")
+    fr = _check_fractions((*fractions, 0.0)[:3], f"{where} {text!r}")
+    if fr[0] == 0:
+        raise DataError(f"{where} {text!r} gives nothing to training; expected a train fraction above 0")
+    return fr, cut
+
 
 def _check_fractions(fractions, where: str) -> tuple[float, float, float]:
     try:
@@ -34,9 +69,15 @@ def _check_fractions(fractions, where: str) -> tuple[float, float, float]:
     return fr  # type: ignore[return-value]
 
 
-def _bounds(n: int, fr: tuple[float, float, float], where: str, what: str) -> tuple[int, int]:
-    a = round(n * fr[0])
-    b = max(a, min(n, round(n * (fr[0] + fr[1]))))
+def _bounds(n: int, fr: tuple[float, float, float], cut: str, where: str, what: str) -> tuple[int, int]:
+    """The two cuts: ``a = int(n * f_train)`` (floor) or ``round(n * f_train)``; ``b`` the same at
+    ``f_train + f_valid``, or ``n`` when there is no test part (so no rounding of the sum drops a
+    token), ``a`` when there is no validation part."""
+    if cut not in CUTS:
+        raise DataError(f"{where}: cut {cut!r}; expected one of {', '.join(CUTS)}")
+    at = int if cut == "floor" else round
+    a = at(n * fr[0])
+    b = n if fr[2] == 0 else a if fr[1] == 0 else max(a, min(n, at(n * (fr[0] + fr[1]))))
     if a == 0:
         raise DataError(
             f"{where}: the train part is empty ({n} {what} x train fraction {fr[0]}); expected at least one "
@@ -45,25 +86,27 @@ def _bounds(n: int, fr: tuple[float, float, float], where: str, what: str) -> tu
     return a, b
 
 
-def split_stream(ids: np.ndarray, fractions=(0.9, 0.05, 0.05)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def split_stream(ids: np.ndarray, fractions=DEFAULT_SPLIT, cut: str = "floor") -> tuple[np.ndarray, np.ndarray,
+                                                                                         np.ndarray]:
     """Cut a token stream ``(n,)`` into contiguous train, validation and test parts (views).
 
     A stream is not shuffled: its order is the data (and shuffling would leak context across the
-    splits). The cuts are at ``round(n * f_train)`` and ``round(n * (f_train + f_valid))``;
-    validation and test may be empty, train may not.
+    splits). The cuts are at ``int(n * f_train)`` and ``int(n * (f_train + f_valid))`` (``cut="round"``:
+    the nearest index), the second at ``n`` when ``f_test`` is 0: with ``(0.9, 0.1, 0)`` on the
+    characters this is nanoGPT's split exactly. Validation and test may be empty, train may not.
     """
     arr = _as_ids(ids, "split_stream")
     fr = _check_fractions(fractions, "split_stream")
-    a, b = _bounds(len(arr), fr, "split_stream", "tokens")
+    a, b = _bounds(len(arr), fr, cut, "split_stream", "tokens")
     return arr[:a], arr[a:b], arr[b:]
 
 
-def split_lines(lines: list, fractions=(0.9, 0.05, 0.05), seed: int = 0) -> tuple[list, list, list]:
+def split_lines(lines: list, fractions=DEFAULT_SPLIT, seed: int = 0, cut: str = "floor") -> tuple[list, list, list]:
     """Shuffle ``lines`` with ``np.random.default_rng(seed)`` and cut them into train, validation and
     test lists (same cut rule as :func:`split_stream`). Deterministic for a given seed."""
     fr = _check_fractions(fractions, "split_lines")
     lines = list(lines)
-    a, b = _bounds(len(lines), fr, "split_lines", "lines")
+    a, b = _bounds(len(lines), fr, cut, "split_lines", "lines")
     order = np.random.default_rng(seed).permutation(len(lines))
     shuffled = [lines[i] for i in order]
     return shuffled[:a], shuffled[a:b], shuffled[b:]

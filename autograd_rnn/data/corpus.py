@@ -32,32 +32,32 @@ _BINARY = getattr(os, "O_BINARY", 0)
 
 
 def read_bounded(path: str | os.PathLike, max_bytes: int | None = MAX_CORPUS_BYTES,
-                 lift: str = "pass max_bytes=None") -> bytes:
+                 lift: str = "pass max_bytes=None", what: str = "corpus") -> bytes:
     """The bytes of the regular file ``path`` (a link to one is followed), at most ``max_bytes``.
 
     Raises :class:`DataError` naming the file for a missing path, a folder, a device, a FIFO or a
     socket (which may never end, so they are never read), an unreadable file, or one larger than
     ``max_bytes`` (checked before reading, and again while reading a file that grows); ``lift`` says
-    how to lift the limit in the caller's terms.
+    how to lift the limit in the caller's terms; ``what`` names the kind of file in messages.
     """
     name = os.fsdecode(os.fspath(path))
     try:
         fd = os.open(path, os.O_RDONLY | _NONBLOCK | _BINARY)
     except FileNotFoundError:
-        raise DataError(f"corpus file {name!r} does not exist; expected a UTF-8 text file") from None
+        raise DataError(f"{what} file {name!r} does not exist; expected a UTF-8 text file") from None
     except OSError as e:
         if os.path.isdir(path):
-            raise DataError(f"corpus path {name!r} is a directory; expected a UTF-8 text file") from None
-        raise DataError(f"corpus file {name!r} cannot be read ({e.strerror or e}); expected a readable file") from None
+            raise DataError(f"{what} path {name!r} is a directory; expected a UTF-8 text file") from None
+        raise DataError(f"{what} file {name!r} cannot be read ({e.strerror or e}); expected a readable file") from None
     try:
         st = os.fstat(fd)
         if stat.S_ISDIR(st.st_mode):
-            raise DataError(f"corpus path {name!r} is a directory; expected a UTF-8 text file")
+            raise DataError(f"{what} path {name!r} is a directory; expected a UTF-8 text file")
         if not stat.S_ISREG(st.st_mode):
-            raise DataError(f"corpus path {name!r} is not a regular file (a device, a FIFO or a socket, which may "
+            raise DataError(f"{what} path {name!r} is not a regular file (a device, a FIFO or a socket, which may "
                             f"never end); expected a UTF-8 text file")
         if max_bytes is not None and st.st_size > max_bytes:
-            raise _too_large(name, f"{st.st_size:,} bytes", max_bytes, lift)
+            raise _too_large(name, f"{st.st_size:,} bytes", max_bytes, lift, what)
         chunks, total = [], 0
         while True:
             chunk = os.read(fd, 1 << 24)
@@ -66,15 +66,15 @@ def read_bounded(path: str | os.PathLike, max_bytes: int | None = MAX_CORPUS_BYT
             chunks.append(chunk)
             total += len(chunk)
             if max_bytes is not None and total > max_bytes:
-                raise _too_large(name, "growing while it is read", max_bytes, lift)
+                raise _too_large(name, "growing while it is read", max_bytes, lift, what)
     except OSError as e:
-        raise DataError(f"corpus file {name!r} cannot be read ({e.strerror or e}); expected a readable file") from None
+        raise DataError(f"{what} file {name!r} cannot be read ({e.strerror or e}); expected a readable file") from None
     finally:
         os.close(fd)
 
 
-def _too_large(name: str, size: str, max_bytes: int, lift: str) -> DataError:
-    return DataError(f"corpus file {name!r} is {size}, above the limit of {max_bytes:,} bytes for a corpus; {lift} "
+def _too_large(name: str, size: str, max_bytes: int, lift: str, what: str = "corpus") -> DataError:
+    return DataError(f"{what} file {name!r} is {size}, above the limit of {max_bytes:,} bytes for a {what}; {lift} "
                      f"to read it anyway")
 
 

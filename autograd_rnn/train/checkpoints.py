@@ -22,12 +22,24 @@ def non_finite(arrays: dict) -> list[str]:
     return [k for k, a in arrays.items() if a.dtype.kind == "f" and not np.isfinite(a).all()]
 
 
+def train_config(run) -> dict:
+    """``run``'s settings as its checkpoint keeps them: every field of its config (but ``stop_after``),
+    the corpus files as absolute paths, the cell by its spec with its options."""
+    cfg = run.cfg
+    settings = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "stop_after"}
+    for key in ("corpus", "val_corpus"):
+        settings[key] = None if getattr(cfg, key) is None else str(Path(getattr(cfg, key)).resolve())
+    settings["cell"] = spec_of(run.model.cell_type)
+    settings["cell_options"] = run.model.cell_options()
+    return settings
+
+
 def save_run(path, run) -> None:
     """Write ``run``'s checkpoint to ``path`` atomically (or to an open binary file), after checking
     that the weights, the optimizer state and the state carried into the next chunk are finite
     (TrainingDiverged otherwise: a diverged state is never saved)."""
     weights, opt = run.model.state_dict(), run.optimizer.state_dict()
-    cfg, p = run.cfg, run.progress
+    p = run.progress
     carry = None if p.carry is None else [[part.data for part in (s if isinstance(s, tuple) else (s,))]
                                           for s in p.carry]
     carried = {f"the carried state of layer {k} (part {j})": a for k, layer in enumerate(carry or ())
@@ -36,20 +48,17 @@ def save_run(path, run) -> None:
     if bad:
         raise TrainingDiverged(f"step {run.progress.step}: {', '.join(bad[:3])}{' ...' if len(bad) > 3 else ''} "
                                f"hold NaN or infinity; training stopped without saving. {run.last_good_text()}")
-    train_config = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "stop_after"}
-    train_config["corpus"] = None if cfg.corpus is None else str(Path(cfg.corpus).resolve())
-    train_config["cell"] = spec_of(run.model.cell_type)
-    train_config["cell_options"] = run.model.cell_options()
     save_checkpoint(
         path,
         model=weights,
         optimizer=opt,
         rng_state={k: g.bit_generator.state for k, g in run.rngs.items()},
         vocab=run.data.vocab.to_dict(),
-        config={"train": train_config, "model": run.model.config(), "corpus": run.corpus_name,
-                "corpus_sha256": run.corpus_id},
+        config={"train": train_config(run), "model": run.model.config(), "corpus": run.corpus_name,
+                "corpus_sha256": run.corpus_id, "val_corpus_sha256": run.val_corpus_id},
         progress={"step": p.step, "history": p.history, "best_val": p.best_val, "carry": carry,
-                  "ema": (p.ema, p.ema_w), "total": p.total, "schedule_total": p.schedule_total,
+                  "ema": (p.ema, p.ema_w), "seconds": p.seconds, "tokens": p.tokens,
+                  "total": p.total, "schedule_total": p.schedule_total,
                   "elapsed": p.elapsed, "started": p.started,
                   "schedule": None if run.schedule is None else run.schedule.state_dict()},
     )

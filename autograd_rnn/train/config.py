@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..cellspec import parse_spec
-from ..data import MAX_CORPUS_BYTES
-from ..errors import ConfigError
+from ..data import MAX_CORPUS_BYTES, parse_split
+from ..errors import ConfigError, DataError
 from ..models import LanguageModel
 from ..nodes import CELLS, Cell
 from ..optim import OPTIMIZERS, SCHEDULES, parse_schedule
@@ -162,6 +162,14 @@ class TrainConfig:
                         "gradient_flow.png", flag="--no-flow")
     tensorboard: bool = option(True, "write the metrics as TensorBoard scalars too (events.out.tfevents.autograd_rnn) "
                                "when the tensorboard package is installed", flag="--no-tensorboard")
+    split: str | None = option(None, "TRAIN,VAL[,TEST] fractions of the corpus, each part cut below (int(n * f)) as "
+                               "nanoGPT's prepare.py cuts, or a name: nanogpt (0.9,0.1: its split exactly, no test "
+                               "part); with --batching lines the lines are shuffled (seed 0) first (default "
+                               "0.9,0.05,0.05; with --val-corpus, all of the corpus trains)", metavar="SPLIT")
+    val_corpus: str | None = option(None, "validate on this UTF-8 file instead of a part of --corpus; the vocabulary "
+                                    "comes from --corpus, and tokens it lacks are read as <unk>", metavar="PATH")
+    patience: int | None = option(None, "stop after N evaluations in a row without a better validation loss "
+                                  "(best.npz keeps the best)", positive=True)
 
     def model_options(self) -> dict:
         """The regularisation options, as LanguageModel's keyword arguments."""
@@ -173,7 +181,7 @@ class TrainConfig:
         what was expected; returns the config."""
         hints = typing.get_type_hints(TrainConfig)
         for f in dataclasses.fields(self):
-            _check_field(f, hints[f.name], getattr(self, f.name), self.no_limits)
+            check_field(f, hints[f.name], getattr(self, f.name), self.no_limits)
         if self.steps is not None and self.epochs is not None:
             raise ConfigError("--steps and --epochs are both set; expected one of them (or neither)")
         if isinstance(self.out, str) and not self.out.strip():
@@ -206,9 +214,25 @@ class TrainConfig:
                               + ("it needs an embedding: drop --one-hot" if self.one_hot else
                                  f"--embed must equal --hidden; got --embed {self.embed} and --hidden {self.hidden}: "
                                  f"set --embed {self.hidden} (or --hidden {self.embed})"))
+        self._check_validation()
         if not all(isinstance(a, str) and a for a in self.allow_import):
             raise ConfigError(f"--allow-import {self.allow_import!r}; expected module names or .py paths")
         return self
+
+    def _check_validation(self) -> None:
+        """The split, the validation file and their agreement."""
+        if isinstance(self.val_corpus, str) and not self.val_corpus.strip():
+            raise ConfigError("--val-corpus ''; expected a file name")
+        if self.split is None:
+            return
+        try:
+            fractions, _ = parse_split(self.split, "--split")
+        except DataError as e:
+            raise ConfigError(str(e)) from None
+        if self.val_corpus is not None and fractions[1] > 0:
+            raise ConfigError(f"--split {self.split} gives {fractions[1]:g} of the corpus to validation, and "
+                              f"--val-corpus {self.val_corpus} validates on another file; set the split's validation "
+                              f"fraction to 0 (e.g. --split 0.95,0,0.05) or drop one of them")
 
     def check_size(self, vocab_size: int, gates: int = 4, steps: int | None = None) -> None:
         """The model's size and a training step's memory against the limits (unless ``no_limits``),
@@ -236,9 +260,10 @@ class TrainConfig:
                               f"run is {MAX_STEP_GB} GB: pass --no-limits to lift it")
 
 
-def _check_field(f: dataclasses.Field, annotation, value, no_limits: bool) -> None:
-    """One field against its annotation and its option's metadata."""
-    meta, flag = f.metadata, f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+def check_field(f: dataclasses.Field, annotation, value, no_limits: bool, name: str | None = None) -> None:
+    """One field against its annotation and its option's metadata; ConfigError naming it as ``name``
+    (default: its command-line flag)."""
+    meta, flag = f.metadata, name or f.metadata.get("flag") or "--" + f.name.replace("_", "-")
     kinds = typing.get_args(annotation) or (annotation,)
     if value is None:
         if type(None) in kinds:
@@ -276,6 +301,10 @@ def _check_field(f: dataclasses.Field, annotation, value, no_limits: bool) -> No
         raise ConfigError(f"{flag} {value!r} is above the limit {meta['limit']:,} for a sane run; pass --no-limits "
                           f"to lift it")
 
+
+SPLIT_BEFORE = "round:0.9,0.05,0.05"
+"""The split of a run whose checkpoint predates the ``split`` field: 0.9, 0.05, 0.05, cut at the
+nearest token; such a run resumes, and ``evaluate --split`` scores it, with it."""
 
 RESUME_OWN = ("steps", "epochs", "out", "resume", "progress", "plot", "stop_after", "allow_import", "check_cell",
               "threads", "no_limits", "flow", "tensorboard")

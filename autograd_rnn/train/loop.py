@@ -50,8 +50,9 @@ from ..sequence import parse_truncation
 from .cellcheck import check_cell, check_step
 from .checkpoints import model_from_checkpoint, save_run
 from .config import DEFAULT_CORPUS_STEPS, RESUME_OWN, TrainConfig
-from .corpus import Data, corpus_text, text_hash
-from .evaluate import evaluate_batches, nats_report
+from .configfile import write_config
+from .corpus import Data, corpus_text, ids_of, text_hash, val_corpus_text
+from .evaluate import EVAL_BATCH, EVAL_SEQ_LEN, evaluate_batches, nats_report
 from .lock import OutLock
 from .runs import check_out, discard_if_empty, place, point_latest
 from .schema import check_training
@@ -71,6 +72,9 @@ class TrainResult:
     stopped: str
     out: Path
     unigram_nats: float
+    final_val: float | None = None
+    """The run's reported number: the whole validation part scored with best.npz's weights (None for
+    a run interrupted, or without validation); also in the last history entry's ``final``."""
 
 
 def say(msg: str) -> None:
@@ -93,6 +97,10 @@ class Progress:
     ema_w: float = 0.0
     elapsed: float = 0.0
     started: float | None = None
+    seconds: float = 0.0
+    tokens: float = 0.0
+    """Time spent in training steps (not validating, sampling or writing) and target tokens trained
+    on, over the whole run (a resumed one included); each evaluation's history entry notes them."""
 
     def record_loss(self, value: float) -> float:
         """Fold one step's loss into the running mean; returns the mean."""
@@ -103,6 +111,11 @@ class Progress:
     @property
     def train_avg(self) -> float:
         return self.ema / self.ema_w if self.ema_w else math.nan
+
+    def since_best(self) -> int:
+        """Evaluations since the one that gave the best validation loss (all of them when none has)."""
+        vals = [h.get("val") for h in self.history if h.get("val") is not None]
+        return len(vals) - 1 - vals.index(self.best_val) if self.best_val in vals else len(vals)
 
 
 class Run:
@@ -118,7 +131,15 @@ class Run:
         if ck is not None and ck.config["corpus_sha256"] != self.corpus_id:
             raise DataError(f"--resume: the corpus {self.corpus_name} differs from the one the checkpoint was "
                             f"trained on")
-        self.data = Data(cfg, self.text, None if ck is None else Vocabulary.from_dict(ck.vocab))
+        val_text = val_corpus_text(cfg)
+        self.val_corpus_id = None if val_text is None else text_hash(val_text)
+        if ck is not None and ck.config.get("val_corpus_sha256") != self.val_corpus_id:
+            raise DataError(f"--resume: the validation corpus {cfg.val_corpus} differs from the one the checkpoint "
+                            f"was validated on")
+        self.data = Data(cfg, self.text, None if ck is None else Vocabulary.from_dict(ck.vocab), val_text)
+        if cfg.patience is not None and self.data.val is None:
+            raise ConfigError(f"--patience {cfg.patience}: the run has no validation text to be patient on (the "
+                              f"split leaves none); give the split a validation part or a --val-corpus")
         self.unigram = unigram_entropy(self.data.train_ids, len(self.data.vocab))
         self.cell = resolve_cell(cfg.cell, cfg.allow_import if ck is not None else None)
         cfg.check_size(len(self.data.vocab), getattr(self.cell, "gates", 4), self.data.steps)
@@ -137,6 +158,7 @@ class Run:
         self.step_lr, self.step_norm = math.nan, math.nan  # the last step's learning rate and gradient norm
         self.watch: Watch | None = None  # metrics, gradient flow and pictures, while the loop runs
         self.points_latest = False  # a new folder under runs/: runs/latest points at it once it holds a checkpoint
+        self.config_written = False  # config.toml is written with the first checkpoint of this process
         if ck is not None:
             self._restore(ck)
 
@@ -164,6 +186,7 @@ class Run:
         p.step, p.history, p.best_val = saved["step"], saved["history"], saved["best_val"]
         p.ema, p.ema_w = saved["ema"]
         p.elapsed, p.started = saved.get("elapsed", 0.0), saved.get("started")
+        p.seconds, p.tokens = saved.get("seconds", 0.0), saved.get("tokens", 0.0)
         if saved["carry"] is not None:
             parts = [tuple(Tensor(np.asarray(a, self.model.dtype)) for a in layer) for layer in saved["carry"]]
             p.carry = [s if len(s) > 1 else s[0] for s in parts]
@@ -218,7 +241,7 @@ class Run:
         most MAX_LOSS on the validation split (on the last training batch when there is none), or
         the run stops as diverged before anything is written."""
         p = self.progress
-        entry = {"step": p.step, "train": p.train_avg, "val": None}
+        entry = {"step": p.step, "train": p.train_avg, "val": None, "seconds": p.seconds, "tokens": p.tokens}
         if self.data.val is not None:
             try:
                 v = evaluate_batches(self.model, self.data.val, self.cfg.eval_tokens)
@@ -258,11 +281,40 @@ class Run:
         if self.watch is not None:
             self.watch.flush()  # the metrics first: never a checkpoint of a step they lack
         save_run(path, self)
+        if not self.config_written:
+            write_config(self)
+            self.config_written = True
         if path == self.last_path:
             self.last_good = (path, self.progress.step)
             if self.points_latest:
                 point_latest(self.out)
                 self.points_latest = False
+
+    def patience_spent(self) -> bool:
+        """The run has had ``patience`` evaluations in a row without a better validation loss."""
+        return self.cfg.patience is not None and self.progress.since_best() >= self.cfg.patience
+
+    def final_validation(self, write) -> dict | None:
+        """The run's reported number: the whole validation part scored with best.npz's weights (the
+        model as it is when its evaluation was the best), said with ``write``, kept as ``final`` in
+        the last history entry and in last.npz; None without validation."""
+        p, val = self.progress, self.data.val_full
+        if val is None or p.best_val is None:
+            return None
+        step = next(h["step"] for h in p.history if h.get("val") == p.best_val)
+        model = self.model if step == p.step else model_from_checkpoint(
+            load_checkpoint(self.best_path), cells={spec_of(self.cell): self.cell})[0]
+        try:
+            nats = evaluate_batches(model, val)
+        except NonFiniteError as e:
+            raise self.diverged(f"non-finite validation logits ({e})", p.step) from None
+        final = {"val": nats, "tokens": val.tokens_per_epoch, "step": step,
+                 "unknown": self.data.vocab.unknown(ids_of(self.data.parts["val"]))}
+        p.history[-1]["final"] = final
+        write(f"final validation, the whole validation part ({val.tokens_per_epoch:,} tokens scored) with best.npz "
+              f"(step {step}): {nats_report(nats)}")
+        self.save()
+        return final
 
     def preflight(self) -> None:
         """Before the first step: write a checkpoint to a temporary file, rebuild the model from it
@@ -314,6 +366,10 @@ def resolve_resume(cfg: TrainConfig) -> tuple[TrainConfig, Checkpoint | None]:
     if cfg.corpus is not None and (saved["corpus"] is None or Path(cfg.corpus).resolve() != Path(saved["corpus"])):
         raise DataError(f"--resume: --corpus {cfg.corpus} differs from the one the checkpoint was trained on "
                         f"({saved['corpus'] or 'the built-in corpus'})")
+    if cfg.val_corpus is not None and (saved["val_corpus"] is None
+                                       or Path(cfg.val_corpus).resolve() != Path(saved["val_corpus"])):
+        raise DataError(f"--resume: --val-corpus {cfg.val_corpus} differs from the one the checkpoint was validated on "
+                        f"({saved['val_corpus'] or 'none: a part of its corpus'})")
     defaults = {f.name: TrainConfig.__dataclass_fields__[f.name] for f in dataclasses.fields(cfg)}
     restored = {k: v for k, v in saved.items() if k in defaults and k not in RESUME_OWN}
 
@@ -322,7 +378,8 @@ def resolve_resume(cfg: TrainConfig) -> tuple[TrainConfig, Checkpoint | None]:
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         return getattr(cfg, k) != default
 
-    changed = sorted(k for k, v in restored.items() if k != "corpus" and given(k) and getattr(cfg, k) != v)
+    changed = sorted(k for k, v in restored.items()
+                     if k not in ("corpus", "val_corpus") and given(k) and getattr(cfg, k) != v)
     if changed:
         say(f"resume: every setting comes from the checkpoint (only --steps/--epochs may extend the run); "
             f"ignoring the differing {', '.join(changed)}")
@@ -359,6 +416,16 @@ class _Interrupt:
     def __exit__(self, *exc):
         if self.prev is not None:
             signal.signal(signal.SIGINT, self.prev)
+
+
+def scoring(cfg: TrainConfig, val) -> str:
+    """How the run scores its validation text, in words."""
+    part = f"on its first {cfg.eval_tokens:,} tokens" if cfg.eval_tokens < val.tokens_per_epoch else "whole"
+    return (f"{part} every {cfg.eval_every} steps, and whole at the end with best.npz as evaluate scores it "
+            + (f"({EVAL_BATCH} lines at a time)" if cfg.batching == "lines" else
+               f"({EVAL_BATCH} streams of {EVAL_SEQ_LEN} steps)")
+            + ("" if cfg.patience is None else
+               f"; the run stops after {cfg.patience} evaluations in a row without a better loss"))
 
 
 def _progress_bar(total: int, initial: int, enabled: bool):
@@ -425,14 +492,19 @@ def _loop(run: Run, ck: Checkpoint | None) -> TrainResult:
         say(f"resume: from step {p.step} of {p.total} ({run.last_path})")
     say(f"corpus: {run.corpus_name}: {len(run.text):,} characters; {cfg.level} level, vocabulary "
         f"{len(data.vocab):,}, {len(data.train_ids):,} training tokens, {data.steps_per_epoch:,} steps per epoch")
+    say(data.describe + ("; too short to score: each evaluation scores the last training batch" if data.val is None
+                         else f"; scored {scoring(cfg, data.val)}"))
     say(f"model: {run.model.cell_type.__name__} x{cfg.layers}, hidden {cfg.hidden}, {run.model.n_parameters():,} "
         f"parameters, {cfg.dtype}; {cfg.optimizer} lr {run.optimizer.lr:g}; batch {cfg.batch} x "
         + (f"seq_len {cfg.seq_len}" if cfg.batching == "stream" else f"one line (the longest {data.steps} steps)")
         + f"; unigram entropy {run.unigram:.3f} nats")
     tokens_done, t_start, first_step = 0, time.perf_counter(), p.step
     watch = run.watch = Watch(run, resumed=ck is not None)
-    stopped = "finished"
-    bar = _progress_bar(p.total, p.step, cfg.progress)
+    stopped = "early" if run.patience_spent() else "finished"
+    if stopped == "early":
+        say(f"resume: the run stopped early at step {p.step} ({cfg.patience} evaluations without a better validation "
+            f"loss); nothing to continue")
+    bar = _progress_bar(p.total, p.step, cfg.progress) if stopped == "finished" else None
 
     def write(msg: str) -> None:
         if bar is not None:
@@ -441,9 +513,11 @@ def _loop(run: Run, ck: Checkpoint | None) -> TrainResult:
             say(msg)
 
     with _Interrupt() as interrupt:
-        while p.step < p.total:
+        while stopped == "finished" and p.step < p.total:
             began = time.perf_counter()
             value, n_tok = run.train_step()
+            p.seconds += time.perf_counter() - began
+            p.tokens += n_tok
             watch.step(value, n_tok, began)
             tokens_done += n_tok
             train_avg = p.record_loss(value)
@@ -453,6 +527,11 @@ def _loop(run: Run, ck: Checkpoint | None) -> TrainResult:
                 bar.update(1)
             if p.step % cfg.eval_every == 0 or p.step == p.total:
                 run.report(write)
+                if run.patience_spent():
+                    stopped = "early"
+                    write(f"early stop at step {p.step}: {cfg.patience} evaluations without a better validation loss "
+                          f"than {p.best_val:.4f} (kept in {run.best_path})")
+                    break
             if interrupt.requested or (cfg.stop_after is not None and p.step >= cfg.stop_after):
                 run.save()
                 stopped = "interrupted"
@@ -461,10 +540,14 @@ def _loop(run: Run, ck: Checkpoint | None) -> TrainResult:
     watch.close()
     if bar is not None:
         bar.close()
-    if stopped == "finished":
+    final = p.history[-1].get("final") if p.history else None
+    if stopped != "interrupted" and final is None:
+        final = run.final_validation(say)
+    if stopped != "interrupted":
         ran = p.step - first_step
         say(f"done: {ran} step{'s' if ran != 1 else ''} in {time.perf_counter() - t_start:.1f} s"
             + (f" (steps {first_step + 1} to {p.step})" if first_step else "") + f"; checkpoints in {run.out}"
             + (f", loss curve {run.plot_path}" if run.plot_path.exists() else ""))
     atomic_write(run.out / "history.json", json.dumps(p.history, indent=1).encode())
-    return TrainResult(p.step, p.history, p.best_val, stopped, run.out, run.unigram)
+    return TrainResult(p.step, p.history, p.best_val, stopped, run.out, run.unigram,
+                       None if final is None or stopped == "interrupted" else final["val"])

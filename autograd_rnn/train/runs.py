@@ -27,7 +27,7 @@ from .plot import CURVE_FILE, FLOW_FILE
 
 RUNS = Path("runs")
 LATEST = "latest"
-RUN_FILES = ("last.npz", "best.npz", "history.json", CURVE_FILE, METRICS_FILE, FLOW_FILE, EVENTS_FILE)
+RUN_FILES = ("last.npz", "best.npz", "history.json", CURVE_FILE, METRICS_FILE, FLOW_FILE, EVENTS_FILE, "config.toml")
 """The files that make a folder hold a run."""
 _NAME = re.compile(r"^\d{8}-\d{6}(-\d+)?$")
 

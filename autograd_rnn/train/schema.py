@@ -13,7 +13,7 @@ from ..cellspec import parse_spec
 from ..checkpoint import Checkpoint
 from ..data import Vocabulary
 from ..errors import AutogradRNNError, CheckpointError
-from .config import DTYPES, MODEL_ARGS, MODEL_DEFAULTS, TrainConfig
+from .config import DTYPES, MODEL_ARGS, MODEL_DEFAULTS, SPLIT_BEFORE, TrainConfig
 
 MAX_LAYERS = 1024
 
@@ -90,6 +90,7 @@ def check_training(ck: Checkpoint) -> TrainConfig:
     if not isinstance(train, dict):
         _fail("config.train", train, "a dict")
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    train = {"split": SPLIT_BEFORE, **train}  # a run from before splits could be chosen: its cut
     try:
         cfg = TrainConfig(**{k: v for k, v in train.items() if k in fields})
         cfg = dataclasses.replace(cfg, no_limits=True).validate()
@@ -98,6 +99,8 @@ def check_training(ck: Checkpoint) -> TrainConfig:
     for key in ("corpus", "corpus_sha256"):
         if not isinstance(_get(ck.config, key, "config"), str):
             _fail(f"config.{key}", ck.config[key], "a string")
+    if not isinstance(ck.config.get("val_corpus_sha256"), str | None):
+        _fail("config.val_corpus_sha256", ck.config["val_corpus_sha256"], "a string or null")
     p = ck.progress
     total = _int(p, "total", "progress", 1, 10**12)
     _int(p, "schedule_total", "progress", 1, 10**12)
@@ -115,6 +118,8 @@ def check_training(ck: Checkpoint) -> TrainConfig:
     for key in ("elapsed", "started"):  # absent from the checkpoints of earlier versions
         if p.get(key) is not None:
             _number(p[key], f"progress.{key}", 0.0, math.inf)
+    for key in ("seconds", "tokens"):
+        _number(p.get(key, 0.0), f"progress.{key}", 0.0, math.inf)
     if p.get("schedule") is not None and not isinstance(p["schedule"], dict):
         _fail("progress.schedule", p["schedule"], "a dict or null")
     _check_carry(_get(p, "carry", "progress"), ck.config["model"])

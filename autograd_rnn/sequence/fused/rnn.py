@@ -66,16 +66,20 @@ def rows(v: np.ndarray, B: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=64)
-def sigmoid_scale(B: int, H: int, gates: int, tanh_gate: int | None, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
+def sigmoid_scale(B: int, H: int, gates: int, tanh_gate: int | None, dtype: np.dtype,
+                  blocks: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``(scale, shift)``, ``(B, gates * H)`` rows (see :func:`rows`): 1/2 and 1/2 in a sigmoid
     column, 1 and 0 in the ``tanh_gate`` block, so that ``tanh(z * scale) * scale + shift`` is each
-    column's activation. Made once per size (read-only)."""
+    column's activation; with ``blocks``, the same laid out gate by gate, ``(gates, B, H)``. Made
+    once per size (read-only)."""
     scale = np.full(gates * H, 0.5, dtype)
     shift = np.full(gates * H, 0.5, dtype)
     if tanh_gate is not None:
         scale[tanh_gate * H : (tanh_gate + 1) * H] = 1
         shift[tanh_gate * H : (tanh_gate + 1) * H] = 0
     scale, shift = rows(scale, B), rows(shift, B)
+    if blocks:
+        scale, shift = (np.ascontiguousarray(a.reshape(B, gates, H).transpose(1, 0, 2)) for a in (scale, shift))
     scale.flags.writeable = shift.flags.writeable = False
     return scale, shift
 

@@ -1,0 +1,245 @@
+"""The fused kernels of this tree against the kernels they replaced, kept below as they were: a
+training step (forward, loss, backward, gradient clipping at 5, Adam) of the default job
+(``autograd-rnn train``'s defaults: LSTM 256, embedding 64, batch 32 x 64 steps) and of the
+bench's C2 sizes (hidden 128), in one process, the two kernels' blocks of steps interleaved (the
+order alternating every round), the same weights and tokens; per configuration the median step of
+each and the median of the per-round ratios. ``--phases`` times the changed kernels alone, one
+sequence at a time, phase by phase (forward loop, forward with the derivative factors, the step
+backwards of ``Full()``, ``finish``).
+
+Run: python benchmarks/fused_step.py [--rounds N] [--steps N] [--only NAME] [--phases]
+Prints; asserts nothing. Only the ratios of one run mean anything on a busy machine; CPU time
+(``time.process_time``, every thread) is printed beside wall time because it does not count the
+time the process waits for a core, which is most of the noise on a shared machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import statistics
+import time
+
+import numpy as np
+
+from autograd_rnn.allocator import tune_allocator
+from autograd_rnn.gates.base import Saved
+from autograd_rnn.graph import is_grad_enabled, no_grad
+from autograd_rnn.models import LanguageModel
+from autograd_rnn.nodes import CELLS
+from autograd_rnn.optim import Adam, clip_grad_norm
+from autograd_rnn.products import matmul
+from autograd_rnn.sequence import FUSED, Full, FusedCell, StepGradients
+from autograd_rnn.sequence.fused.rnn import recurrent_grads, rows, sigmoid_scale, start
+from autograd_rnn.sequence.kernel import Kernel
+
+
+# ----- the kernels before -------------------------------------------------------------------------
+class LSTMBefore(Kernel):
+    """The fused LSTM before: bias added and sigmoid scale applied in the loop, factors with temporaries."""
+
+    gates = 4
+
+    def forward(self, zx, states0, params):
+        W_hh, b_hh, hs = start("LSTMKernel", zx, states0, params, 4)
+        T, B, H = zx.shape[0], zx.shape[1], hs.shape[2]
+        dt = zx.dtype
+        scale, shift = sigmoid_scale(B, H, 4, 2, dt)
+        b_hh = rows(b_hh, B)
+        cs = np.empty_like(hs)
+        cs[0] = states0[1]
+        act = np.empty((T, B, 4 * H), dt)
+        tc = np.empty((T, B, H), dt)
+        ig = np.empty((B, H), dt)
+        W_T = W_hh.T
+        for t in range(T):
+            a = act[t]
+            matmul(hs[t], W_T, out=a)
+            a += zx[t]
+            a += b_hh
+            a *= scale
+            np.tanh(a, out=a)
+            a *= scale
+            a += shift
+            c = cs[t + 1]
+            np.multiply(a[:, H : 2 * H], cs[t], out=c)
+            np.multiply(a[:, :H], a[:, 2 * H : 3 * H], out=ig)
+            c += ig
+            np.tanh(c, out=tc[t])
+            np.multiply(a[:, 3 * H :], tc[t], out=hs[t + 1])
+        if not is_grad_enabled():
+            return hs[1:], (hs[T], cs[T])
+        i, f, g, o = act[..., :H], act[..., H : 2 * H], act[..., 2 * H : 3 * H], act[..., 3 * H :]
+        R = np.empty((T, B, 3, H), dt)
+        R[:, :, 0] = g * i * (1 - i)
+        R[:, :, 1] = cs[:-1] * f * (1 - f)
+        R[:, :, 2] = i * (1 - g * g)
+        self.saved = Saved(hs=hs, W_hh=W_hh, f=f, R=R, Q=o * (1 - tc * tc), P_o=tc * o * (1 - o))
+        return hs[1:], (hs[T], cs[T])
+
+    def new_acc(self) -> StepGradients:
+        T, B, H = self.saved.hs[1:].shape
+        return StepGradients((T, B, 4 * H), self.saved.hs.dtype)
+
+    def step_back(self, acc, s0, s1, dstate):
+        s = self.saved
+        dh, dc = dstate
+        n, B, H = dh.shape
+        dct = dh * s.Q[s0:s1]
+        dct += dc
+        dz = acc.begin(s0, s1)
+        np.multiply(dct[:, :, None, :], s.R[s0:s1], out=dz[..., : 3 * H].reshape(n, B, 3, H))
+        np.multiply(dh, s.P_o[s0:s1], out=dz[..., 3 * H :])
+        acc.end(s0, s1, dz)
+        dh_prev = matmul(dz.reshape(n * B, 4 * H), s.W_hh).reshape(n, B, H)
+        return dh_prev, dct * s.f[s0:s1]
+
+    def finish(self, acc):
+        dz = acc.result()
+        return dz, recurrent_grads(dz, self.saved.hs)
+
+
+BEFORE = {"lstm": LSTMBefore}
+"""Cell name -> the kernel class it ran before (the cells whose kernel changed)."""
+
+
+# ----- training steps -----------------------------------------------------------------------------
+CONFIGS = {  # name: (cell, hidden)
+    "default job (lstm 256)": ("lstm", 256),
+    "C2 lstm": ("lstm", 128),
+    "C2 gru": ("gru", 128),
+    "C2 rnn": ("rnn", 128),
+    "C2 lnlstm": ("lnlstm", 128),
+    "lnlstm 256": ("lnlstm", 256),
+}
+VOCAB, EMBED, BATCH, SEQ = 65, 64, 32, 64
+
+
+class Job:
+    """One model and its Adam, trained the way ``autograd-rnn train`` does (clip 5)."""
+
+    def __init__(self, cell: str, hidden: int):
+        self.model = LanguageModel(VOCAB, cell=cell, embed_size=EMBED, hidden_size=hidden, dtype=np.float32, rng=0)
+        self.params = self.model.parameters()
+        self.opt = Adam(self.params, lr=2e-3)
+
+    def step(self, x, y) -> None:
+        loss, _ = self.model.loss(x, y)
+        self.model.zero_grad()
+        loss.backward()
+        clip_grad_norm(self.params, 5.0)
+        self.opt.step()
+
+
+def block(job: Job, entry: FusedCell, cls: type, x, y, steps: int) -> tuple[float, float]:
+    """Wall and CPU seconds (``time.process_time``: every thread of the process) per step over
+    ``steps`` steps with ``entry`` in the fused table, after one untimed step."""
+    FUSED[cls] = entry
+    job.step(x, y)
+    c0, t0 = time.process_time(), time.perf_counter()
+    for _ in range(steps):
+        job.step(x, y)
+    return (time.perf_counter() - t0) / steps, (time.process_time() - c0) / steps
+
+
+def compare(name: str, rounds: int, steps: int) -> str:
+    cell, hidden = CONFIGS[name]
+    cls = CELLS[cell]
+    now = FUSED[cls]
+    before = FusedCell(**{**now.__dict__, "kernel": BEFORE[cell]}) if cell in BEFORE else now
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, VOCAB, (SEQ, BATCH)), rng.integers(0, VOCAB, (SEQ, BATCH))
+    jobs = {"before": Job(cell, hidden), "now": Job(cell, hidden)}
+    entries = {"before": before, "now": now}
+    times = {k: [] for k in jobs}
+    try:
+        for r in range(rounds):
+            for k in (("before", "now") if r % 2 == 0 else ("now", "before")):
+                times[k].append(block(jobs[k], entries[k], cls, x, y, steps))
+    finally:
+        FUSED[cls] = now
+    cols = []
+    for j, what in enumerate(("wall", "cpu")):
+        a, b = ([t[j] for t in times[k]] for k in ("before", "now"))
+        cols.append(f"{what} {statistics.median(a) * 1e3:7.2f} -> {statistics.median(b) * 1e3:7.2f} ms, "
+                    f"now/before {statistics.median(v / u for u, v in zip(a, b)):5.3f}")
+    same = "" if cell in BEFORE else "  (the same kernel both sides: the noise)"
+    return f"{name:<24} " + "   ".join(cols) + same
+
+
+# ----- a sequence's kernel, phase by phase --------------------------------------------------------
+def kernel_inputs(cell: str, hidden: int) -> tuple:
+    """``(zx, states0, params, g_hs, g_final)`` of one C2-shaped sequence (batch 32, 64 steps, float32)."""
+    rng = np.random.default_rng(0)
+    layer = CELLS[cell](hidden, hidden, dtype=np.float32, rng=rng)
+    names = FUSED[type(layer)].recurrent
+    params = {n: layer.resolve(n).data for n in names}
+    width = params["weight_hh"].shape[0]
+    zx = rng.normal(size=(SEQ, BATCH, width)).astype(np.float32)
+    states0 = tuple(np.zeros((BATCH, hidden), np.float32) for _ in range(layer.n_state))
+    g_hs = rng.normal(size=(SEQ, BATCH, hidden)).astype(np.float32)
+    return zx, states0, params, g_hs, tuple(np.zeros_like(s) for s in states0)
+
+
+def phases(kernel, inputs: tuple) -> dict:
+    """CPU seconds (``time.process_time``) of each phase of one application of ``kernel()``: the
+    forward with gradients off (the loop alone: it keeps nothing), the forward with gradients on
+    (the loop and the derivative factors), the step backwards of ``Full()``, ``finish``."""
+    zx, states0, params, g_hs, g_final = inputs
+    clock = time.process_time
+    t0 = clock()
+    with no_grad():
+        kernel().forward(zx, states0, params)
+    t1 = clock()
+    k = kernel()
+    k.forward(zx, states0, params)
+    t2 = clock()
+    acc = k.new_acc()
+    Full().backward(functools.partial(k.step_back, acc), g_hs, g_final)
+    t3 = clock()
+    k.finish(acc)
+    t4 = clock()
+    return {"loop": t1 - t0, "forward": t2 - t1, "backward steps": t3 - t2, "finish": t4 - t3, "all": t4 - t1}
+
+
+def compare_phases(cell: str, hidden: int, rounds: int) -> list[str]:
+    """Before and now, one application each a round (the order alternating): the median of each
+    phase and the median and quartiles of the per-round ratios now/before."""
+    inputs = kernel_inputs(cell, hidden)
+    now = FUSED[CELLS[cell]]
+    kernels = {"before": BEFORE[cell], "now": functools.partial(now.kernel, **now.options(CELLS[cell](1, 1)))}
+    for k in kernels.values():
+        phases(k, inputs)
+    runs = {k: [] for k in kernels}
+    for r in range(rounds):
+        for k in (("before", "now") if r % 2 == 0 else ("now", "before")):
+            runs[k].append(phases(kernels[k], inputs))
+    lines = [f"{cell} {hidden}, CPU ms, median of {rounds} rounds; now/before: median [quartiles] of the ratios"]
+    for p in runs["now"][0]:
+        b, n = ([run[p] for run in runs[k]] for k in ("before", "now"))
+        q = statistics.quantiles([y / x for x, y in zip(b, n)], n=4)
+        lines.append(f"  {p:<15} before {statistics.median(b) * 1e3:7.2f}  now {statistics.median(n) * 1e3:7.2f}  "
+                     f"now/before {q[1]:5.3f} [{q[0]:.3f}, {q[2]:.3f}]")
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=15)
+    ap.add_argument("--steps", type=int, default=3, help="training steps per timed block")
+    ap.add_argument("--only", choices=list(CONFIGS), action="append", help="configurations to run (default: all)")
+    ap.add_argument("--phases", action="store_true", help="the changed kernels alone, phase by phase, before and now")
+    args = ap.parse_args()
+    tune_allocator()
+    if args.phases:
+        for cell, hidden in dict.fromkeys(CONFIGS[name] for name in args.only or CONFIGS):
+            if cell in BEFORE:
+                print("\n".join(compare_phases(cell, hidden, args.rounds)), flush=True)
+        return
+    print(f"median of {args.rounds} interleaved rounds of {args.steps} training steps (float32, Adam, clip 5)")
+    for name in args.only or CONFIGS:
+        print(compare(name, args.rounds, args.steps), flush=True)
+
+
+if __name__ == "__main__":
+    main()

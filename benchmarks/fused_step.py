@@ -35,6 +35,28 @@ from autograd_rnn.sequence.kernel import Kernel
 
 
 # ----- the kernels before -------------------------------------------------------------------------
+class StepGradientsBefore(StepGradients):
+    """StepGradients before: the visited steps found with numpy's ``any`` and ``all``."""
+
+    def __init__(self, shape: tuple, dtype):
+        self.total = np.empty(shape, dtype)
+        self.visited = np.zeros(shape[0], bool)
+
+    def begin(self, s0: int, s1: int) -> np.ndarray:
+        seen = self.visited[s0:s1]
+        if not seen.any():
+            seen[:] = True
+            return self.total[s0:s1]
+        if not seen.all():
+            self.total[s0:s1][~seen] = 0
+            seen[:] = True
+        return np.empty((s1 - s0, *self.total.shape[1:]), self.total.dtype)
+
+    def result(self) -> np.ndarray:
+        self.total[~self.visited] = 0
+        return self.total
+
+
 class LSTMBefore(Kernel):
     """The fused LSTM before: bias added and sigmoid scale applied in the loop, factors with temporaries."""
 
@@ -79,7 +101,7 @@ class LSTMBefore(Kernel):
 
     def new_acc(self) -> StepGradients:
         T, B, H = self.saved.hs[1:].shape
-        return StepGradients((T, B, 4 * H), self.saved.hs.dtype)
+        return StepGradientsBefore((T, B, 4 * H), self.saved.hs.dtype)
 
     def step_back(self, acc, s0, s1, dstate):
         s = self.saved

@@ -30,6 +30,7 @@ from autograd_rnn.nodes import CELLS
 from autograd_rnn.optim import Adam, clip_grad_norm
 from autograd_rnn.products import matmul
 from autograd_rnn.sequence import FUSED, Full, FusedCell, StepGradients
+from autograd_rnn.sequence.fused.lnlstm import check_parameters, normalize, normalize_back
 from autograd_rnn.sequence.fused.rnn import recurrent_grads, rows, sigmoid_scale, start
 from autograd_rnn.sequence.kernel import Kernel
 
@@ -121,7 +122,99 @@ class LSTMBefore(Kernel):
         return dz, recurrent_grads(dz, self.saved.hs)
 
 
-BEFORE = {"lstm": LSTMBefore}
+class LNLSTMBefore(Kernel):
+    """The fused LN-LSTM before: activations in (batch, 4H) rows, factors with temporaries, and
+    ``finish`` running the layer norm's backward over the summed ``dz`` again."""
+
+    gates = 4
+
+    def __init__(self, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, u, states0, params):
+        H = check_parameters(u, states0[0], params)
+        T, B = u.shape[:2]
+        G, dt, eps = 4 * H, u.dtype, self.eps
+        W_hh = params["weight_hh"]
+        act = np.array(u)  # z_t, then the activations [i f g o], in place
+        hs, cs = np.empty((T + 1, B, H), dt), np.empty((T + 1, B, H), dt)
+        hs[0], cs[0] = states0
+        nh, rh = np.empty((T, B, G), dt), np.empty((T, B, 1), dt)
+        m, rc, tc = np.empty((T, B, H), dt), np.empty((T, B, 1), dt), np.empty((T, B, H), dt)
+        scale, shift = sigmoid_scale(B, H, 4, 2, dt)
+        g_hh, g_c, b_c = rows(params["gain_hh"], B), rows(params["gain_c"], B), rows(params["bias_c"], B)
+        scaled, ig = np.empty((B, G), dt), np.empty((B, H), dt)
+        W_T = W_hh.T
+        for t in range(T):
+            a = nh[t]
+            matmul(hs[t], W_T, out=a)
+            normalize(a, eps, rh[t])
+            z = act[t]
+            np.multiply(a, g_hh, out=scaled)
+            z += scaled
+            z *= scale
+            np.tanh(z, out=z)
+            z *= scale
+            z += shift
+            c = cs[t + 1]
+            np.multiply(z[:, H : 2 * H], cs[t], out=c)
+            np.multiply(z[:, :H], z[:, 2 * H : 3 * H], out=ig)
+            c += ig
+            mc = m[t]
+            np.copyto(mc, c)
+            normalize(mc, eps, rc[t])
+            y = tc[t]
+            np.multiply(mc, g_c, out=y)
+            y += b_c
+            np.tanh(y, out=y)
+            np.multiply(z[:, 3 * H :], y, out=hs[t + 1])
+        if not is_grad_enabled():  # no backward will run: nothing to keep
+            return hs[1:], (hs[T], cs[T])
+        i, f, g, o = act[..., :H], act[..., H : 2 * H], act[..., 2 * H : 3 * H], act[..., 3 * H :]
+        R = np.empty((T, B, 3, H), dt)
+        R[:, :, 0] = g * i * (1 - i)
+        R[:, :, 1] = cs[:-1] * f * (1 - f)
+        R[:, :, 2] = i * (1 - g * g)
+        self.saved = Saved(hs=hs, W_hh=W_hh, gain_hh=params["gain_hh"], gain_c=params["gain_c"], nh=nh, rh=rh, m=m,
+                           rc=rc, f=f, R=R, Q=o * (1 - tc * tc), P_o=tc * o * (1 - o))
+        return hs[1:], (hs[T], cs[T])
+
+    def new_acc(self) -> StepGradients:
+        T, B, H = self.saved.hs[1:].shape
+        return StepGradientsBefore((T, B, 5 * H), self.saved.hs.dtype)
+
+    def step_back(self, acc: StepGradients, s0: int, s1: int, dstate: tuple) -> tuple:
+        s = self.saved
+        dh, dc = dstate
+        n, B, H = dh.shape
+        d = acc.begin(s0, s1)
+        dz, dy = d[..., : 4 * H], d[..., 4 * H :]
+        np.multiply(dh, s.Q[s0:s1], out=dy)
+        dct = normalize_back(s.m[s0:s1], s.rc[s0:s1], dy * s.gain_c)
+        dct += dc
+        np.multiply(dct[:, :, None, :], s.R[s0:s1], out=dz[..., : 3 * H].reshape(n, B, 3, H))
+        np.multiply(dh, s.P_o[s0:s1], out=dz[..., 3 * H :])
+        da = normalize_back(s.nh[s0:s1], s.rh[s0:s1], dz * s.gain_hh)
+        acc.end(s0, s1, d)
+        dh_prev = matmul(da.reshape(n * B, 4 * H), s.W_hh).reshape(n, B, H)
+        return dh_prev, dct * s.f[s0:s1]
+
+    def finish(self, acc: StepGradients):
+        s = self.saved
+        d = acc.result()
+        T, B, H = s.hs[1:].shape
+        dz, dy = d[..., : 4 * H], d[..., 4 * H :]
+        da_h = normalize_back(s.nh, s.rh, dz * s.gain_hh).reshape(T * B, 4 * H)
+        return dz, {
+            "weight_hh": matmul(da_h.T, s.hs[:-1].reshape(T * B, H)),
+            "gain_hh": np.einsum("tbi,tbi->i", dz, s.nh),
+            "gain_c": np.einsum("tbi,tbi->i", dy, s.m),
+            "bias_c": dy.sum(axis=(0, 1)),
+        }
+
+
+BEFORE = {"lstm": LSTMBefore, "lnlstm": LNLSTMBefore}
 """Cell name -> the kernel class it ran before (the cells whose kernel changed)."""
 
 

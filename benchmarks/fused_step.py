@@ -214,7 +214,74 @@ class LNLSTMBefore(Kernel):
         }
 
 
-BEFORE = {"lstm": LSTMBefore, "lnlstm": LNLSTMBefore}
+class GRUBefore(Kernel):
+    """The fused GRU before: r and z in (batch, 2H) rows, factors with temporaries."""
+
+    gates = 3
+
+    def forward(self, zx, states0, params):
+        W_hh, b_hh, hs = start("GRUKernel", zx, states0, params, 3)
+        T, B, H = zx.shape[0], zx.shape[1], hs.shape[2]
+        dt = zx.dtype
+        b_rz, b_hn = rows(b_hh[: 2 * H], B), rows(b_hh[2 * H :], B)
+        half = sigmoid_scale(B, H, 2, None, dt)[0]  # 1/2 in every column
+        rz = np.empty((T, B, 2 * H), dt)
+        ns = np.empty((T, B, H), dt)
+        hn = np.empty((T, B, H), dt)
+        gh = np.empty((B, 3 * H), dt)
+        W_T = W_hh.T
+        for t in range(T):
+            matmul(hs[t], W_T, out=gh)
+            a = rz[t]
+            np.add(gh[:, : 2 * H], zx[t, :, : 2 * H], out=a)
+            a += b_rz
+            a *= half
+            np.tanh(a, out=a)
+            a *= half
+            a += half
+            np.add(gh[:, 2 * H :], b_hn, out=hn[t])
+            n = ns[t]
+            np.multiply(a[:, :H], hn[t], out=n)
+            n += zx[t, :, 2 * H :]
+            np.tanh(n, out=n)
+            h = hs[t + 1]
+            np.subtract(hs[t], n, out=h)
+            h *= a[:, H:]
+            h += n
+        if not is_grad_enabled():  # no backward will run: nothing to keep
+            return hs[1:], (hs[T],)
+        r, z = rz[..., :H], rz[..., H:]
+        self.saved = Saved(hs=hs, W_hh=W_hh, r=r, z=z, P_n=(1 - z) * (1 - ns * ns),
+                           P_z=(hs[:-1] - ns) * z * (1 - z), P_r=hn * r * (1 - r))
+        return hs[1:], (hs[T],)
+
+    def new_acc(self) -> StepGradients:
+        T, B, H = self.saved.hs[1:].shape
+        return StepGradientsBefore((T, B, 4 * H), self.saved.hs.dtype)
+
+    def step_back(self, acc: StepGradients, s0: int, s1: int, dstate: tuple) -> tuple:
+        s = self.saved
+        (dh,) = dstate
+        n, B, H = dh.shape
+        d = acc.begin(s0, s1)
+        dn = d[..., 3 * H :]
+        np.multiply(dh, s.P_n[s0:s1], out=dn)
+        np.multiply(dh, s.P_z[s0:s1], out=d[..., H : 2 * H])
+        np.multiply(dn, s.P_r[s0:s1], out=d[..., :H])
+        np.multiply(dn, s.r[s0:s1], out=d[..., 2 * H : 3 * H])
+        acc.end(s0, s1, d)
+        dh_prev = matmul(d[..., : 3 * H].reshape(n * B, 3 * H), s.W_hh).reshape(n, B, H)
+        dh_prev += dh * s.z[s0:s1]
+        return (dh_prev,)
+
+    def finish(self, acc: StepGradients):
+        d = acc.result()
+        H = d.shape[-1] // 4
+        d_zx = np.concatenate([d[..., : 2 * H], d[..., 3 * H :]], axis=-1)
+        return d_zx, recurrent_grads(d[..., : 3 * H], self.saved.hs)
+
+
+BEFORE = {"lstm": LSTMBefore, "lnlstm": LNLSTMBefore, "gru": GRUBefore}
 """Cell name -> the kernel class it ran before (the cells whose kernel changed)."""
 
 

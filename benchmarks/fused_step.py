@@ -31,7 +31,7 @@ from autograd_rnn.optim import Adam, clip_grad_norm
 from autograd_rnn.products import matmul
 from autograd_rnn.sequence import FUSED, Full, FusedCell, StepGradients
 from autograd_rnn.sequence.fused.lnlstm import check_parameters, normalize, normalize_back
-from autograd_rnn.sequence.fused.rnn import recurrent_grads, rows, sigmoid_scale, start
+from autograd_rnn.sequence.fused.rnn import RNNKernel, recurrent_grads, rows, sigmoid_scale, start
 from autograd_rnn.sequence.kernel import Kernel
 
 
@@ -281,8 +281,15 @@ class GRUBefore(Kernel):
         return d_zx, recurrent_grads(d[..., : 3 * H], self.saved.hs)
 
 
-BEFORE = {"lstm": LSTMBefore, "lnlstm": LNLSTMBefore, "gru": GRUBefore}
-"""Cell name -> the kernel class it ran before (the cells whose kernel changed)."""
+class RNNBefore(RNNKernel):
+    """The fused RNN (unchanged) with StepGradients before."""
+
+    def new_acc(self) -> StepGradients:
+        return StepGradientsBefore(self.saved.hs[1:].shape, self.saved.hs.dtype)
+
+
+BEFORE = {"lstm": LSTMBefore, "lnlstm": LNLSTMBefore, "gru": GRUBefore, "rnn": RNNBefore}
+"""Cell name -> the kernel class it ran before."""
 
 
 # ----- training steps -----------------------------------------------------------------------------
@@ -328,7 +335,7 @@ def compare(name: str, rounds: int, steps: int) -> str:
     cell, hidden = CONFIGS[name]
     cls = CELLS[cell]
     now = FUSED[cls]
-    before = FusedCell(**{**now.__dict__, "kernel": BEFORE[cell]}) if cell in BEFORE else now
+    before = FusedCell(**{**now.__dict__, "kernel": BEFORE[cell]})
     rng = np.random.default_rng(0)
     x, y = rng.integers(0, VOCAB, (SEQ, BATCH)), rng.integers(0, VOCAB, (SEQ, BATCH))
     jobs = {"before": Job(cell, hidden), "now": Job(cell, hidden)}
@@ -345,8 +352,7 @@ def compare(name: str, rounds: int, steps: int) -> str:
         a, b = ([t[j] for t in times[k]] for k in ("before", "now"))
         cols.append(f"{what} {statistics.median(a) * 1e3:7.2f} -> {statistics.median(b) * 1e3:7.2f} ms, "
                     f"now/before {statistics.median(v / u for u, v in zip(a, b)):5.3f}")
-    same = "" if cell in BEFORE else "  (the same kernel both sides: the noise)"
-    return f"{name:<24} " + "   ".join(cols) + same
+    return f"{name:<24} " + "   ".join(cols)
 
 
 # ----- a sequence's kernel, phase by phase --------------------------------------------------------
@@ -415,8 +421,7 @@ def main() -> None:
     tune_allocator()
     if args.phases:
         for cell, hidden in dict.fromkeys(CONFIGS[name] for name in args.only or CONFIGS):
-            if cell in BEFORE:
-                print("\n".join(compare_phases(cell, hidden, args.rounds)), flush=True)
+            print("\n".join(compare_phases(cell, hidden, args.rounds)), flush=True)
         return
     print(f"median of {args.rounds} interleaved rounds of {args.steps} training steps (float32, Adam, clip 5)")
     for name in args.only or CONFIGS:

@@ -7,7 +7,11 @@ each and the median of the per-round ratios. ``--phases`` times the changed kern
 sequence at a time, phase by phase (forward loop, forward with the derivative factors, the step
 backwards of ``Full()``, ``finish``).
 
-Run: python benchmarks/fused_step.py [--rounds N] [--steps N] [--only NAME] [--phases]
+``--profile`` splits a training step's CPU time by part (the kernel's forward, the embedding,
+projections and loss, the kernel's step backwards and ``finish``, the rest of the backward,
+clipping, Adam).
+
+Run: python benchmarks/fused_step.py [--rounds N] [--steps N] [--only NAME] [--phases | --profile]
 Prints; asserts nothing. Only the ratios of one run mean anything on a busy machine; CPU time
 (``time.process_time``, every thread) is printed beside wall time because it does not count the
 time the process waits for a core, which is most of the noise on a shared machine.
@@ -30,12 +34,24 @@ from autograd_rnn.nodes import CELLS
 from autograd_rnn.optim import Adam, clip_grad_norm
 from autograd_rnn.products import matmul
 from autograd_rnn.sequence import FUSED, Full, FusedCell, StepGradients
+from autograd_rnn.sequence.fused import GRUKernel
 from autograd_rnn.sequence.fused.lnlstm import check_parameters, normalize, normalize_back
-from autograd_rnn.sequence.fused.rnn import RNNKernel, recurrent_grads, rows, sigmoid_scale, start
+from autograd_rnn.sequence.fused.rnn import RNNKernel, recurrent_grads, rows, start
 from autograd_rnn.sequence.kernel import Kernel
 
 
 # ----- the kernels before -------------------------------------------------------------------------
+@functools.lru_cache(maxsize=64)
+def sigmoid_scale(B: int, H: int, gates: int, tanh_gate: int | None, dtype) -> tuple[np.ndarray, np.ndarray]:
+    """The sigmoid scale and shift before, ``(B, gates * H)`` rows only."""
+    scale = np.full(gates * H, 0.5, dtype)
+    shift = np.full(gates * H, 0.5, dtype)
+    if tanh_gate is not None:
+        scale[tanh_gate * H : (tanh_gate + 1) * H] = 1
+        shift[tanh_gate * H : (tanh_gate + 1) * H] = 0
+    return rows(scale, B), rows(shift, B)
+
+
 class StepGradientsBefore(StepGradients):
     """StepGradients before: the visited steps found with numpy's ``any`` and ``all``."""
 
@@ -214,71 +230,12 @@ class LNLSTMBefore(Kernel):
         }
 
 
-class GRUBefore(Kernel):
-    """The fused GRU before: r and z in (batch, 2H) rows, factors with temporaries."""
-
-    gates = 3
-
-    def forward(self, zx, states0, params):
-        W_hh, b_hh, hs = start("GRUKernel", zx, states0, params, 3)
-        T, B, H = zx.shape[0], zx.shape[1], hs.shape[2]
-        dt = zx.dtype
-        b_rz, b_hn = rows(b_hh[: 2 * H], B), rows(b_hh[2 * H :], B)
-        half = sigmoid_scale(B, H, 2, None, dt)[0]  # 1/2 in every column
-        rz = np.empty((T, B, 2 * H), dt)
-        ns = np.empty((T, B, H), dt)
-        hn = np.empty((T, B, H), dt)
-        gh = np.empty((B, 3 * H), dt)
-        W_T = W_hh.T
-        for t in range(T):
-            matmul(hs[t], W_T, out=gh)
-            a = rz[t]
-            np.add(gh[:, : 2 * H], zx[t, :, : 2 * H], out=a)
-            a += b_rz
-            a *= half
-            np.tanh(a, out=a)
-            a *= half
-            a += half
-            np.add(gh[:, 2 * H :], b_hn, out=hn[t])
-            n = ns[t]
-            np.multiply(a[:, :H], hn[t], out=n)
-            n += zx[t, :, 2 * H :]
-            np.tanh(n, out=n)
-            h = hs[t + 1]
-            np.subtract(hs[t], n, out=h)
-            h *= a[:, H:]
-            h += n
-        if not is_grad_enabled():  # no backward will run: nothing to keep
-            return hs[1:], (hs[T],)
-        r, z = rz[..., :H], rz[..., H:]
-        self.saved = Saved(hs=hs, W_hh=W_hh, r=r, z=z, P_n=(1 - z) * (1 - ns * ns),
-                           P_z=(hs[:-1] - ns) * z * (1 - z), P_r=hn * r * (1 - r))
-        return hs[1:], (hs[T],)
+class GRUBefore(GRUKernel):
+    """The fused GRU (unchanged) with StepGradients before."""
 
     def new_acc(self) -> StepGradients:
         T, B, H = self.saved.hs[1:].shape
         return StepGradientsBefore((T, B, 4 * H), self.saved.hs.dtype)
-
-    def step_back(self, acc: StepGradients, s0: int, s1: int, dstate: tuple) -> tuple:
-        s = self.saved
-        (dh,) = dstate
-        n, B, H = dh.shape
-        d = acc.begin(s0, s1)
-        dn = d[..., 3 * H :]
-        np.multiply(dh, s.P_n[s0:s1], out=dn)
-        np.multiply(dh, s.P_z[s0:s1], out=d[..., H : 2 * H])
-        np.multiply(dn, s.P_r[s0:s1], out=d[..., :H])
-        np.multiply(dn, s.r[s0:s1], out=d[..., 2 * H : 3 * H])
-        acc.end(s0, s1, d)
-        dh_prev = matmul(d[..., : 3 * H].reshape(n * B, 3 * H), s.W_hh).reshape(n, B, H)
-        dh_prev += dh * s.z[s0:s1]
-        return (dh_prev,)
-
-    def finish(self, acc: StepGradients):
-        d = acc.result()
-        H = d.shape[-1] // 4
-        d_zx = np.concatenate([d[..., : 2 * H], d[..., 3 * H :]], axis=-1)
-        return d_zx, recurrent_grads(d[..., : 3 * H], self.saved.hs)
 
 
 class RNNBefore(RNNKernel):
@@ -411,14 +368,95 @@ def compare_phases(cell: str, hidden: int, rounds: int) -> list[str]:
     return lines
 
 
+# ----- where a training step's time goes ---------------------------------------------------------
+def timed(kernel: type, spent: dict) -> type:
+    """``kernel`` with the CPU time of its forward, step backwards and ``finish`` added to ``spent``."""
+
+    class Timed(kernel):
+        def forward(self, *args):
+            t0 = time.process_time()
+            out = super().forward(*args)
+            spent["kernel forward"] += time.process_time() - t0
+            return out
+
+        def step_back(self, *args):
+            t0 = time.process_time()
+            out = super().step_back(*args)
+            spent["step backwards"] += time.process_time() - t0
+            return out
+
+        def finish(self, *args):
+            t0 = time.process_time()
+            out = super().finish(*args)
+            spent["finish"] += time.process_time() - t0
+            return out
+
+    return Timed
+
+
+PARTS = ("kernel forward", "embedding, projection, loss", "step backwards", "finish", "their backward", "clip",
+         "Adam", "step")
+
+
+def profile(name: str, rounds: int, steps: int) -> list[str]:
+    """A training step's CPU time by part, before and now (blocks of ``steps`` steps alternating for
+    ``rounds`` rounds; the median step of each part): the kernel's forward (the loop and the
+    derivative factors), the rest of the forward (the embedding, the input and output projections,
+    the loss), the kernel's step backwards and ``finish``, the rest of the backward, clipping, Adam."""
+    cell, hidden = CONFIGS[name]
+    cls = CELLS[cell]
+    now = FUSED[cls]
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, VOCAB, (SEQ, BATCH)), rng.integers(0, VOCAB, (SEQ, BATCH))
+    spent = dict.fromkeys(PARTS, 0.0)
+    runs = {"before": BEFORE[cell], "now": now.kernel}
+    entries = {k: FusedCell(**{**now.__dict__, "kernel": timed(kernel, spent)}) for k, kernel in runs.items()}
+    jobs = {k: Job(cell, hidden) for k in runs}
+    per_step = {k: [] for k in runs}
+    clock = time.process_time
+    try:
+        for r in range(rounds):
+            for k in (("before", "now") if r % 2 == 0 else ("now", "before")):
+                FUSED[cls], job = entries[k], jobs[k]
+                job.step(x, y)
+                for _ in range(steps):
+                    spent.update(dict.fromkeys(PARTS, 0.0))
+                    t0 = clock()
+                    loss, _ = job.model.loss(x, y)
+                    t1 = clock()
+                    job.model.zero_grad()
+                    loss.backward()
+                    t2 = clock()
+                    clip_grad_norm(job.params, 5.0)
+                    t3 = clock()
+                    job.opt.step()
+                    t4 = clock()
+                    spent["embedding, projection, loss"] = t1 - t0 - spent["kernel forward"]
+                    spent["their backward"] = t2 - t1 - spent["step backwards"] - spent["finish"]
+                    spent.update({"clip": t3 - t2, "Adam": t4 - t3, "step": t4 - t0})
+                    per_step[k].append(dict(spent))
+    finally:
+        FUSED[cls] = now
+    lines = [f"{name}: CPU ms per training step by part, median of {rounds * steps} steps each"]
+    for part in PARTS:
+        b, n = (statistics.median(s[part] for s in per_step[k]) * 1e3 for k in ("before", "now"))
+        lines.append(f"  {part:<28} before {b:7.2f}  now {n:7.2f}")
+    return lines
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=15)
     ap.add_argument("--steps", type=int, default=3, help="training steps per timed block")
     ap.add_argument("--only", choices=list(CONFIGS), action="append", help="configurations to run (default: all)")
-    ap.add_argument("--phases", action="store_true", help="the changed kernels alone, phase by phase, before and now")
+    ap.add_argument("--phases", action="store_true", help="the kernels alone, phase by phase, before and now")
+    ap.add_argument("--profile", action="store_true", help="a training step's CPU time by part, before and now")
     args = ap.parse_args()
     tune_allocator()
+    if args.profile:
+        for name in args.only or CONFIGS:
+            print("\n".join(profile(name, args.rounds, args.steps)), flush=True)
+        return
     if args.phases:
         for cell, hidden in dict.fromkeys(CONFIGS[name] for name in args.only or CONFIGS):
             print("\n".join(compare_phases(cell, hidden, args.rounds)), flush=True)

@@ -6,8 +6,7 @@
 
 where ``zx_t = x_t W_ih^T + b_ih`` was made for all steps at once before the loop, and the reset
 gate multiplies ``h_n = W_hn h + b_hn``, after the matmul, as in PyTorch. Sigmoid through tanh as
-in the LSTM kernel, which writes ``r`` and ``z`` gate by gate, ``(2, batch, H)`` a step (see
-:mod:`.lstm`). Backward of one step::
+in the LSTM kernel. Backward of one step::
 
     dn~  = dh * (1 - z) * (1 - n**2)                 (the gradient of i_n, and of r * h_n)
     dz~  = dh * (h_{t-1} - n) * z (1 - z)
@@ -16,9 +15,7 @@ in the LSTM kernel, which writes ``r`` and ``z`` gate by gate, ``(2, batch, H)``
     dh_{t-1} = dh * z + d[h_r h_z h_n] @ W_hh
 
 Each step's gradients are kept side by side as ``[dr~ dz~ dn~*r dn~]`` (4H wide): the first 3H
-columns are the recurrent side, columns 0:2H and 3H:4H the input side. The factors ``P_n = (1-z)
-(1-n^2)``, ``P_z = (h_{t-1} - n) z (1-z)`` and ``P_r = h_n r (1-r)`` are computed after the loop in
-place of ``n``, ``h_{t-1} - n`` (which the loop keeps) and ``h_n``.
+columns are the recurrent side, columns 0:2H and 3H:4H the input side.
 """
 
 from __future__ import annotations
@@ -29,7 +26,7 @@ from ...gates.base import Saved
 from ...graph import is_grad_enabled
 from ...products import matmul
 from ..kernel import Kernel, StepGradients
-from .rnn import recurrent_grads, rows, start
+from .rnn import recurrent_grads, rows, sigmoid_scale, start
 
 
 class GRUKernel(Kernel):
@@ -42,45 +39,35 @@ class GRUKernel(Kernel):
         T, B, H = zx.shape[0], zx.shape[1], hs.shape[2]
         dt = zx.dtype
         b_rz, b_hn = rows(b_hh[: 2 * H], B), rows(b_hh[2 * H :], B)
-        keep = is_grad_enabled()  # else no backward will run: one step of scratch, nothing kept
-        n = T if keep else 1
-        rz = np.empty((n, 2, B, H), dt)  # [r z] of each step, gate by gate
-        ns, hn, hd = (np.empty((n, B, H), dt) for _ in range(3))  # n, h_n = W_hn h + b_hn, h_{t-1} - n
+        half = sigmoid_scale(B, H, 2, None, dt)[0]  # 1/2 in every column
+        rz = np.empty((T, B, 2 * H), dt)
+        ns = np.empty((T, B, H), dt)
+        hn = np.empty((T, B, H), dt)
         gh = np.empty((B, 3 * H), dt)
-        pre = np.empty((B, 2 * H), dt)
         W_T = W_hh.T
         for t in range(T):
-            k = t if keep else 0
             matmul(hs[t], W_T, out=gh)
-            np.add(gh[:, : 2 * H], zx[t, :, : 2 * H], out=pre)
-            pre += b_rz
-            pre *= 0.5
-            a = rz[k]
-            np.tanh(pre.reshape(B, 2, H), out=a.transpose(1, 0, 2))
-            a *= 0.5
-            a += 0.5
-            r, z = a
-            np.add(gh[:, 2 * H :], b_hn, out=hn[k])
-            nt = ns[k]
-            np.multiply(r, hn[k], out=nt)
-            nt += zx[t, :, 2 * H :]
-            np.tanh(nt, out=nt)
-            np.subtract(hs[t], nt, out=hd[k])
+            a = rz[t]
+            np.add(gh[:, : 2 * H], zx[t, :, : 2 * H], out=a)
+            a += b_rz
+            a *= half
+            np.tanh(a, out=a)
+            a *= half
+            a += half
+            np.add(gh[:, 2 * H :], b_hn, out=hn[t])
+            n = ns[t]
+            np.multiply(a[:, :H], hn[t], out=n)
+            n += zx[t, :, 2 * H :]
+            np.tanh(n, out=n)
             h = hs[t + 1]
-            np.multiply(hd[k], z, out=h)
-            h += nt
-        if keep:
-            r, z = rz[:, 0], rz[:, 1]
-            tmp = np.subtract(1, z)
-            np.multiply(ns, ns, out=ns)  # P_n = (1 - z) (1 - n^2)
-            np.subtract(1, ns, out=ns)
-            ns *= tmp
-            tmp *= z  # P_z = (h_{t-1} - n) z (1 - z)
-            hd *= tmp
-            np.subtract(1, r, out=tmp)  # P_r = h_n r (1 - r)
-            tmp *= r
-            hn *= tmp
-            self.saved = Saved(hs=hs, W_hh=W_hh, r=r, z=z, P_n=ns, P_z=hd, P_r=hn)
+            np.subtract(hs[t], n, out=h)
+            h *= a[:, H:]
+            h += n
+        if not is_grad_enabled():  # no backward will run: nothing to keep
+            return hs[1:], (hs[T],)
+        r, z = rz[..., :H], rz[..., H:]
+        self.saved = Saved(hs=hs, W_hh=W_hh, r=r, z=z, P_n=(1 - z) * (1 - ns * ns),
+                           P_z=(hs[:-1] - ns) * z * (1 - z), P_r=hn * r * (1 - r))
         return hs[1:], (hs[T],)
 
     def new_acc(self) -> StepGradients:

@@ -116,11 +116,12 @@ class LNLSTMKernel(Kernel):
         nh, rh = np.empty((n, B, G), dt), np.empty((n, B, 1), dt)
         m, rc = np.empty((n, B, H), dt), np.empty((n, B, 1), dt)
         act = np.empty((n, 4, B, H), dt)  # the activations [i f g o] of each step, gate by gate
-        fc, ig, ty = (np.empty((n, B, H), dt) for _ in range(3))
-        scale = sigmoid_scale(B, H, 4, 2, dt)[0]
-        scale4, shift4 = sigmoid_scale(B, H, 4, 2, dt, blocks=True)
+        by_row = act.transpose(0, 2, 1, 3)  # the same, seen as (n, B, 4, H): where the tanh writes
+        fc, ig, ty = np.empty((n, B, H), dt), np.empty((n, B, H), dt), np.empty((n, B, H), dt)
+        scale, scale4, shift4 = sigmoid_scale(B, H, 4, 2, dt)
         g_hh, g_c, b_c = rows(params["gain_hh"], B), rows(params["gain_c"], B), rows(params["bias_c"], B)
         z = np.empty((B, G), dt)
+        z4 = z.reshape(B, 4, H)
         W_T = W_hh.T
         for t in range(T):
             k = t if keep else 0
@@ -130,19 +131,18 @@ class LNLSTMKernel(Kernel):
             np.multiply(a, g_hh, out=z)
             z += u[t]
             z *= scale
+            np.tanh(z4, out=by_row[k])
             a4 = act[k]
-            np.tanh(z.reshape(B, 4, H), out=a4.transpose(1, 0, 2))
             a4 *= scale4
             a4 += shift4
-            i, f, g, o = a4
-            np.multiply(f, cs[t], out=fc[k])
-            np.multiply(i, g, out=ig[k])
+            np.multiply(a4[1], cs[t], out=fc[k])
+            np.multiply(a4[0], a4[2], out=ig[k])
             np.add(fc[k], ig[k], out=cs[t + 1])
             y = ty[k]
             np.multiply(normalize(cs[t + 1], eps, rc[k], out=m[k]), g_c, out=y)
             y += b_c
             np.tanh(y, out=y)
-            np.multiply(o, y, out=hs[t + 1])
+            np.multiply(a4[3], y, out=hs[t + 1])
         if keep:
             h = hs[1:]
             i, f, g, o = (act[:, j] for j in range(4))

@@ -54,33 +54,34 @@ class LSTMKernel(Kernel):
         W_hh, b_hh, hs = start("LSTMKernel", zx, states0, params, 4)
         T, B, H = zx.shape[0], zx.shape[1], hs.shape[2]
         dt = zx.dtype
-        scale = sigmoid_scale(B, H, 4, 2, dt)[0]
-        scale4, shift4 = sigmoid_scale(B, H, 4, 2, dt, blocks=True)
+        scale, scale4, shift4 = sigmoid_scale(B, H, 4, 2, dt)
         b_hh = rows(b_hh, B)
         keep = is_grad_enabled()  # else no backward will run: one step of scratch, nothing kept
         n = T if keep else 1
         act = np.empty((n, 4, B, H), dt)  # the activations [i f g o] of each step, gate by gate
-        fc, ig, tc = (np.empty((n, B, H), dt) for _ in range(3))
+        by_row = act.transpose(0, 2, 1, 3)  # the same, seen as (n, B, 4, H): where the tanh writes
+        ig, tc = np.empty((n, B, H), dt), np.empty((n, B, H), dt)
+        fc = np.empty((n, B, H), dt) if keep else tc  # f c_{t-1}, kept for the factors (else in tanh(c)'s place)
         cs = np.empty_like(hs)
         cs[0] = states0[1]
         z = np.empty((B, 4 * H), dt)
+        z4 = z.reshape(B, 4, H)
         W_T = W_hh.T
         for t in range(T):
             k = t if keep else 0
-            a = act[k]
             matmul(hs[t], W_T, out=z)
             z += zx[t]
             z += b_hh
             z *= scale
-            np.tanh(z.reshape(B, 4, H), out=a.transpose(1, 0, 2))
+            np.tanh(z4, out=by_row[k])
+            a = act[k]
             a *= scale4
             a += shift4
-            i, f, g, o = a
-            np.multiply(f, cs[t], out=fc[k])
-            np.multiply(i, g, out=ig[k])
+            np.multiply(a[1], cs[t], out=fc[k])
+            np.multiply(a[0], a[2], out=ig[k])
             np.add(fc[k], ig[k], out=cs[t + 1])
             np.tanh(cs[t + 1], out=tc[k])
-            np.multiply(o, tc[k], out=hs[t + 1])
+            np.multiply(a[3], tc[k], out=hs[t + 1])
         if keep:
             h = hs[1:]
             i, f, g, o = (act[:, j] for j in range(4))

@@ -25,10 +25,10 @@ Backward of one step (``dh``, ``dc`` the gradients reaching h_t and c_t)::
     dc_{t-1} = dc~ * f
     dh_{t-1} = N'_h(gain_hh * dz) @ W_hh               (n_h = N(h_{t-1} W_hh^T), r_h)
 
-``dz`` is the gradient of ``u_t``. The ``dz`` and ``dy`` of every step are kept side by side,
-``[dz dy]`` (5H wide), and ``da = N'_h(gain_hh * dz)`` apart, each summed over a policy's visits
-(the layer norm's backward is linear, so the sum of a step's ``da`` is ``N'_h`` of its summed
-``dz``); ``finish`` turns them into the recurrent parameters' gradients over all T*B rows at once::
+``dz`` is the gradient of ``u_t``. The ``dz``, ``dy`` and ``da = N'_h(gain_hh * dz)`` of every step
+are kept, each in its own array, summed over a policy's visits (the layer norm's backward is
+linear, so the sum of a step's ``da`` is ``N'_h`` of its summed ``dz``); ``finish`` turns them into
+the recurrent parameters' gradients over all T*B rows at once::
 
     dgain_hh = sum dz * n_h      dgain_c = sum dy * m      dbias_c = sum dy      dW_hh = sum da^T h_{t-1}
 
@@ -163,36 +163,36 @@ class LNLSTMKernel(Kernel):
                                R=act[:, :3], Q=Q, P_o=o)
         return hs[1:], (hs[T], cs[T])
 
-    def new_acc(self) -> tuple[StepGradients, StepGradients]:
+    def new_acc(self) -> tuple[StepGradients, StepGradients, StepGradients]:
         T, B, H = self.saved.hs[1:].shape
         dt = self.saved.hs.dtype
-        return StepGradients((T, B, 5 * H), dt), StepGradients((T, B, 4 * H), dt)
+        return StepGradients((T, B, 4 * H), dt), StepGradients((T, B, H), dt), StepGradients((T, B, 4 * H), dt)
 
     def step_back(self, acc: tuple, s0: int, s1: int, dstate: tuple) -> tuple:
         s = self.saved
-        zy, a = acc
+        z_grads, y_grads, a_grads = acc
         dh, dc = dstate
         n, B, H = dh.shape
-        d = zy.begin(s0, s1)
-        dz, dy = d[..., : 4 * H], d[..., 4 * H :]
+        dy = y_grads.begin(s0, s1)
         np.multiply(dh, s.Q[s0:s1], out=dy)
         dct = normalize_back(s.m[s0:s1], s.rc[s0:s1], dy * s.gain_c)
+        y_grads.end(s0, s1, dy)
         dct += dc
+        dz = z_grads.begin(s0, s1)
         np.multiply(dct[:, None], s.R[s0:s1], out=dz.reshape(n, B, 4, H)[:, :, :3].transpose(0, 2, 1, 3))
         np.multiply(dh, s.P_o[s0:s1], out=dz[..., 3 * H :])
-        zy.end(s0, s1, d)
-        da = a.begin(s0, s1)
+        z_grads.end(s0, s1, dz)
+        da = a_grads.begin(s0, s1)
         np.multiply(dz, s.gain_hh, out=da)
         normalize_back(s.nh[s0:s1], s.rh[s0:s1], da)
-        a.end(s0, s1, da)
+        a_grads.end(s0, s1, da)
         dh_prev = matmul(da.reshape(n * B, 4 * H), s.W_hh).reshape(n, B, H)
         return dh_prev, dct * s.f[s0:s1]
 
     def finish(self, acc: tuple):
         s = self.saved
-        d, da = (grads.result() for grads in acc)
+        dz, dy, da = (grads.result() for grads in acc)
         T, B, H = s.hs[1:].shape
-        dz, dy = d[..., : 4 * H], d[..., 4 * H :]
         return dz, {
             "weight_hh": matmul(da.reshape(T * B, 4 * H).T, s.hs[:-1].reshape(T * B, H)),
             "gain_hh": np.einsum("tbi,tbi->i", dz, s.nh),

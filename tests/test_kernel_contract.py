@@ -3,8 +3,8 @@ user's truncation policy may drive it: any number of ``step_back(acc, s0, s1, ds
 arbitrary windows, overlapping, repeated, partly visited, in any order, each checked against a
 dense reference, the vector-Jacobian product of each step taken alone through the cell's own
 ``step`` and the graph's walk; then ``finish(acc)`` against the sum of the reference's shares.
-Every fused kernel (RNN tanh and relu, LSTM, GRU) and the composed kernel, and StepGradients'
-``begin``/``end``/``result`` directly against a plain sum."""
+Every fused kernel (RNN tanh and relu, LSTM, GRU, layer-normalised LSTM) and the composed kernel,
+and StepGradients' ``begin``/``end``/``result`` directly against a plain sum."""
 
 import functools
 
@@ -14,15 +14,28 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import autograd_rnn as ar
-from autograd_rnn.nodes import GRULayer, LSTMLayer, RNNLayer
+from autograd_rnn.nodes import GRULayer, LayerNormLSTM, LSTMLayer, RNNLayer
 from autograd_rnn.sequence import FUSED, ComposedKernel, StepGradients
+
+
+class LNLSTMOnItsInputPart(LayerNormLSTM):
+    """The layer-normalised LSTM whose input part is its input: its ``step`` on ``u`` is the
+    recurrence the fused kernel runs on the input part ``u`` (the reference for that kernel)."""
+
+    def input_part(self, x):
+        return x
+
 
 CELLS = {
     "rnn-tanh": functools.partial(RNNLayer, nonlinearity="tanh"),
     "rnn-relu": functools.partial(RNNLayer, nonlinearity="relu"),
     "lstm": LSTMLayer,
     "gru": GRULayer,
+    "lnlstm": LNLSTMOnItsInputPart,
 }
+CASES = [(kind, fused) for kind in CELLS for fused in (True, False) if fused or kind != "lnlstm"]
+"""The layer-normalised LSTM's reference here is for its fused kernel only (the composed path runs
+its own input part; test_lnlstm.py checks it)."""
 
 
 @st.composite
@@ -41,7 +54,8 @@ def problems(draw, kind: str, fused: bool) -> dict:
     gradients. A fused kernel runs on ``zx``; its reference is the cell with ``weight_ih = I`` and
     ``bias_ih = 0``, whose ``step`` then computes exactly the recurrence on ``zx``. With
     ``at_zero``, state0 and ``bias_hh`` are 0 and ``zx`` holds exact zeros, so a relu meets
-    pre-activations of exactly 0 (its kink: derivative 0 by convention, as the ReLU gate)."""
+    pre-activations of exactly 0 (its kink: derivative 0 by convention, as the ReLU gate). The
+    layer-normalised LSTM's gains and cell bias are drawn too, so that one the backward forgets shows."""
     T, B, H = draw(st.integers(1, 5)), draw(st.integers(1, 2)), draw(st.integers(1, 3))
     rng = np.random.default_rng(draw(st.integers(0, 2**16)))
     probe = CELLS[kind](1, H)
@@ -51,11 +65,15 @@ def problems(draw, kind: str, fused: bool) -> dict:
     at_zero = draw(st.booleans())
     xs = rng.normal(size=(T, B, In))
     states0 = tuple(rng.normal(size=(B, H)) for _ in range(cell.n_state))
+    if kind == "lnlstm":
+        for name in ("gain_hh", "gain_c", "bias_c"):
+            cell.resolve(name).data = rng.normal(0.2, 0.8, cell.resolve(name).shape)
     if at_zero:
         xs[rng.random(xs.shape) < 0.5] = 0.0
         states0 = tuple(np.zeros_like(s) for s in states0)
-        cell.bias_hh.data = np.zeros_like(cell.bias_hh.data)
-    if fused:
+        if kind != "lnlstm":
+            cell.bias_hh.data = np.zeros_like(cell.bias_hh.data)
+    if fused and kind != "lnlstm":
         cell.weight_ih.data = np.eye(G)
         cell.bias_ih.data = np.zeros(G)
     calls = []
@@ -99,7 +117,7 @@ def run_contract(problem: dict, fused: bool) -> None:
     cell, xs, states0, calls = problem["cell"], problem["xs"], problem["states0"], problem["calls"]
     params = {n: p.data for n, p in cell.parameters().items()}
     if fused:
-        entry = FUSED[type(cell)]
+        entry = FUSED[LayerNormLSTM if isinstance(cell, LayerNormLSTM) else type(cell)]
         kernel = entry.kernel(**entry.options(cell))
         names = entry.recurrent
     else:
@@ -135,8 +153,7 @@ def run_contract(problem: dict, fused: bool) -> None:
         np.testing.assert_allclose(got_dparams[n], dparams[n], rtol=1e-10, atol=1e-12, err_msg=f"finish: {n}")
 
 
-@pytest.mark.parametrize("fused", [True, False], ids=["fused", "composed"])
-@pytest.mark.parametrize("kind", list(CELLS))
+@pytest.mark.parametrize(("kind", "fused"), CASES, ids=[f"{k}-{'fused' if f else 'composed'}" for k, f in CASES])
 def test_step_back_on_any_windows_matches_the_dense_reference(kind, fused):
     @settings(max_examples=60, deadline=None)
     @given(problems(kind, fused))

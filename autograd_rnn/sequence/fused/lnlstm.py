@@ -25,13 +25,15 @@ Backward of one step (``dh``, ``dc`` the gradients reaching h_t and c_t)::
     dc_{t-1} = dc~ * f
     dh_{t-1} = N'_h(gain_hh * dz) @ W_hh               (n_h = N(h_{t-1} W_hh^T), r_h)
 
-``dz`` is the gradient of ``u_t``. The ``dz`` and ``dy`` of every step are kept side by side,
-``[dz dy]`` (5H wide), summed over a policy's visits; ``finish`` turns them into the recurrent
-parameters' gradients over all T*B rows at once (the layer norm's backward is linear, so running
-it on the sums is exact)::
+``dz`` is the gradient of ``u_t``. The ``dz``, ``dy`` and ``da = N'_h(gain_hh * dz)`` of every step
+are kept, each in its own array, summed over a policy's visits (the layer norm's backward is
+linear, so the sum of a step's ``da`` is ``N'_h`` of its summed ``dz``); ``finish`` turns them into
+the recurrent parameters' gradients over all T*B rows at once::
 
-    dgain_hh = sum dz * n_h      dgain_c = sum dy * m      dbias_c = sum dy
-    dW_hh = sum N'_h(gain_hh * dz)^T h_{t-1}
+    dgain_hh = sum dz * n_h      dgain_c = sum dy * m      dbias_c = sum dy      dW_hh = sum da^T h_{t-1}
+
+The activations are kept gate by gate and the derivative factors computed in place of them, as in
+the LSTM kernel (:mod:`.lstm`), with ``tanh(y)`` for ``tanh(c)``.
 """
 
 from __future__ import annotations
@@ -49,19 +51,20 @@ RECURRENT = ("weight_hh", "gain_hh", "gain_c", "bias_c")
 """The parameters the kernel reads; the input part reads ``weight_ih``, ``gain_ih`` and ``bias``."""
 
 
-def normalize(a: np.ndarray, eps: float, r: np.ndarray) -> np.ndarray:
-    """``a (..., W)`` replaced by ``N(a)``, its rows' ``1 / sqrt(var + eps)`` written into ``r (..., 1)``;
-    returns ``a``."""
+def normalize(a: np.ndarray, eps: float, r: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``N(a)`` of ``a (..., W)``, row by row, written into ``out`` (default: ``a`` itself), its rows'
+    ``1 / sqrt(var + eps)`` into ``r (..., 1)``; returns ``out``."""
+    out = a if out is None else out
     mean = a.sum(axis=-1, keepdims=True)
     mean /= a.shape[-1]
-    a -= mean
-    np.einsum("...i,...i->...", a, a, out=r[..., 0])
+    np.subtract(a, mean, out=out)
+    np.einsum("...i,...i->...", out, out, out=r[..., 0])
     r /= a.shape[-1]
     r += eps
     np.sqrt(r, out=r)
     np.divide(1, r, out=r)
-    a *= r
-    return a
+    out *= r
+    return out
 
 
 def normalize_back(n: np.ndarray, r: np.ndarray, dn: np.ndarray) -> np.ndarray:
@@ -106,77 +109,92 @@ class LNLSTMKernel(Kernel):
         T, B = u.shape[:2]
         G, dt, eps = 4 * H, u.dtype, self.eps
         W_hh = params["weight_hh"]
-        act = np.array(u)  # z_t, then the activations [i f g o], in place
+        keep = is_grad_enabled()  # else no backward will run: one step of scratch, nothing kept
+        n = T if keep else 1
         hs, cs = np.empty((T + 1, B, H), dt), np.empty((T + 1, B, H), dt)
         hs[0], cs[0] = states0
-        nh, rh = np.empty((T, B, G), dt), np.empty((T, B, 1), dt)
-        m, rc, tc = np.empty((T, B, H), dt), np.empty((T, B, 1), dt), np.empty((T, B, H), dt)
-        scale, shift = sigmoid_scale(B, H, 4, 2, dt)
+        nh, rh = np.empty((n, B, G), dt), np.empty((n, B, 1), dt)
+        m, rc = np.empty((n, B, H), dt), np.empty((n, B, 1), dt)
+        act = np.empty((n, 4, B, H), dt)  # the activations [i f g o] of each step, gate by gate
+        by_row = act.transpose(0, 2, 1, 3)  # the same, seen as (n, B, 4, H): where the tanh writes
+        fc, ig, ty = np.empty((n, B, H), dt), np.empty((n, B, H), dt), np.empty((n, B, H), dt)
+        scale, scale4, shift4 = sigmoid_scale(B, H, 4, 2, dt)
         g_hh, g_c, b_c = rows(params["gain_hh"], B), rows(params["gain_c"], B), rows(params["bias_c"], B)
-        scaled, ig = np.empty((B, G), dt), np.empty((B, H), dt)
+        z = np.empty((B, G), dt)
+        z4 = z.reshape(B, 4, H)
         W_T = W_hh.T
         for t in range(T):
-            a = nh[t]
+            k = t if keep else 0
+            a = nh[k]
             matmul(hs[t], W_T, out=a)
-            normalize(a, eps, rh[t])
-            z = act[t]
-            np.multiply(a, g_hh, out=scaled)
-            z += scaled
+            normalize(a, eps, rh[k])
+            np.multiply(a, g_hh, out=z)
+            z += u[t]
             z *= scale
-            np.tanh(z, out=z)
-            z *= scale
-            z += shift
-            c = cs[t + 1]
-            np.multiply(z[:, H : 2 * H], cs[t], out=c)
-            np.multiply(z[:, :H], z[:, 2 * H : 3 * H], out=ig)
-            c += ig
-            mc = m[t]
-            np.copyto(mc, c)
-            normalize(mc, eps, rc[t])
-            y = tc[t]
-            np.multiply(mc, g_c, out=y)
+            np.tanh(z4, out=by_row[k])
+            a4 = act[k]
+            a4 *= scale4
+            a4 += shift4
+            np.multiply(a4[1], cs[t], out=fc[k])
+            np.multiply(a4[0], a4[2], out=ig[k])
+            np.add(fc[k], ig[k], out=cs[t + 1])
+            y = ty[k]
+            np.multiply(normalize(cs[t + 1], eps, rc[k], out=m[k]), g_c, out=y)
             y += b_c
             np.tanh(y, out=y)
-            np.multiply(z[:, 3 * H :], y, out=hs[t + 1])
-        if not is_grad_enabled():  # no backward will run: nothing to keep
-            return hs[1:], (hs[T], cs[T])
-        i, f, g, o = act[..., :H], act[..., H : 2 * H], act[..., 2 * H : 3 * H], act[..., 3 * H :]
-        R = np.empty((T, B, 3, H), dt)
-        R[:, :, 0] = g * i * (1 - i)
-        R[:, :, 1] = cs[:-1] * f * (1 - f)
-        R[:, :, 2] = i * (1 - g * g)
-        self.saved = Saved(hs=hs, W_hh=W_hh, gain_hh=params["gain_hh"], gain_c=params["gain_c"], nh=nh, rh=rh, m=m,
-                           rc=rc, f=f, R=R, Q=o * (1 - tc * tc), P_o=tc * o * (1 - o))
+            np.multiply(a4[3], y, out=hs[t + 1])
+        if keep:
+            h = hs[1:]
+            i, f, g, o = (act[:, j] for j in range(4))
+            Q = ty  # o - h tanh(y) = o (1 - tanh(y)^2)
+            Q *= h
+            np.subtract(o, Q, out=Q)
+            np.subtract(1, o, out=o)  # P_o = h (1 - o)
+            o *= h
+            np.multiply(g, g, out=g)  # R_g = i (1 - g^2)
+            np.subtract(1, g, out=g)
+            g *= i
+            np.subtract(1, i, out=i)  # R_i = ig (1 - i)
+            i *= ig
+            np.copyto(ig, f)  # f, for dc_{t-1}; then R_f = fc (1 - f)
+            np.subtract(1, f, out=f)
+            f *= fc
+            self.saved = Saved(hs=hs, W_hh=W_hh, gain_hh=g_hh, gain_c=g_c, nh=nh, rh=rh, m=m, rc=rc, f=ig,
+                               R=act[:, :3], Q=Q, P_o=o)
         return hs[1:], (hs[T], cs[T])
 
-    def new_acc(self) -> StepGradients:
+    def new_acc(self) -> tuple[StepGradients, StepGradients, StepGradients]:
         T, B, H = self.saved.hs[1:].shape
-        return StepGradients((T, B, 5 * H), self.saved.hs.dtype)
+        dt = self.saved.hs.dtype
+        return StepGradients((T, B, 4 * H), dt), StepGradients((T, B, H), dt), StepGradients((T, B, 4 * H), dt)
 
-    def step_back(self, acc: StepGradients, s0: int, s1: int, dstate: tuple) -> tuple:
+    def step_back(self, acc: tuple, s0: int, s1: int, dstate: tuple) -> tuple:
         s = self.saved
+        z_grads, y_grads, a_grads = acc
         dh, dc = dstate
         n, B, H = dh.shape
-        d = acc.begin(s0, s1)
-        dz, dy = d[..., : 4 * H], d[..., 4 * H :]
+        dy = y_grads.begin(s0, s1)
         np.multiply(dh, s.Q[s0:s1], out=dy)
         dct = normalize_back(s.m[s0:s1], s.rc[s0:s1], dy * s.gain_c)
+        y_grads.end(s0, s1, dy)
         dct += dc
-        np.multiply(dct[:, :, None, :], s.R[s0:s1], out=dz[..., : 3 * H].reshape(n, B, 3, H))
+        dz = z_grads.begin(s0, s1)
+        np.multiply(dct[:, None], s.R[s0:s1], out=dz.reshape(n, B, 4, H)[:, :, :3].transpose(0, 2, 1, 3))
         np.multiply(dh, s.P_o[s0:s1], out=dz[..., 3 * H :])
-        da = normalize_back(s.nh[s0:s1], s.rh[s0:s1], dz * s.gain_hh)
-        acc.end(s0, s1, d)
+        z_grads.end(s0, s1, dz)
+        da = a_grads.begin(s0, s1)
+        np.multiply(dz, s.gain_hh, out=da)
+        normalize_back(s.nh[s0:s1], s.rh[s0:s1], da)
+        a_grads.end(s0, s1, da)
         dh_prev = matmul(da.reshape(n * B, 4 * H), s.W_hh).reshape(n, B, H)
         return dh_prev, dct * s.f[s0:s1]
 
-    def finish(self, acc: StepGradients):
+    def finish(self, acc: tuple):
         s = self.saved
-        d = acc.result()
+        dz, dy, da = (grads.result() for grads in acc)
         T, B, H = s.hs[1:].shape
-        dz, dy = d[..., : 4 * H], d[..., 4 * H :]
-        da_h = normalize_back(s.nh, s.rh, dz * s.gain_hh).reshape(T * B, 4 * H)
         return dz, {
-            "weight_hh": matmul(da_h.T, s.hs[:-1].reshape(T * B, H)),
+            "weight_hh": matmul(da.reshape(T * B, 4 * H).T, s.hs[:-1].reshape(T * B, H)),
             "gain_hh": np.einsum("tbi,tbi->i", dz, s.nh),
             "gain_c": np.einsum("tbi,tbi->i", dy, s.m),
             "bias_c": dy.sum(axis=(0, 1)),

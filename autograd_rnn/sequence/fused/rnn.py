@@ -66,18 +66,22 @@ def rows(v: np.ndarray, B: int) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=64)
-def sigmoid_scale(B: int, H: int, gates: int, tanh_gate: int | None, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-    """``(scale, shift)``, ``(B, gates * H)`` rows (see :func:`rows`): 1/2 and 1/2 in a sigmoid
-    column, 1 and 0 in the ``tanh_gate`` block, so that ``tanh(z * scale) * scale + shift`` is each
-    column's activation. Made once per size (read-only)."""
-    scale = np.full(gates * H, 0.5, dtype)
-    shift = np.full(gates * H, 0.5, dtype)
+def sigmoid_scale(B: int, H: int, gates: int, tanh_gate: int | None, dtype: np.dtype) -> tuple[np.ndarray, ...]:
+    """Sigmoids through one tanh, ``s(z) = (1 + tanh(z / 2)) / 2``: ``(scale, scale_blocks,
+    shift_blocks)``, where ``scale`` is ``(B, gates * H)`` rows (see :func:`rows`), 1/2 in a sigmoid
+    column and 1 in the ``tanh_gate`` block, and ``scale_blocks``, ``shift_blocks`` are ``(gates, B,
+    H)``, gate by gate, the same scale and 1/2 (0 for the tanh gate): ``tanh(z * scale)``, laid out
+    gate by gate, times ``scale_blocks`` plus ``shift_blocks`` is every gate's activation. Made once
+    per size (read-only)."""
+    scale_blocks = np.full((gates, B, H), 0.5, dtype)
+    shift_blocks = np.full((gates, B, H), 0.5, dtype)
     if tanh_gate is not None:
-        scale[tanh_gate * H : (tanh_gate + 1) * H] = 1
-        shift[tanh_gate * H : (tanh_gate + 1) * H] = 0
-    scale, shift = rows(scale, B), rows(shift, B)
-    scale.flags.writeable = shift.flags.writeable = False
-    return scale, shift
+        scale_blocks[tanh_gate] = 1
+        shift_blocks[tanh_gate] = 0
+    scale = np.ascontiguousarray(scale_blocks.transpose(1, 0, 2)).reshape(B, gates * H)
+    for a in (scale, scale_blocks, shift_blocks):
+        a.flags.writeable = False
+    return scale, scale_blocks, shift_blocks
 
 
 def recurrent_grads(d_hh: np.ndarray, hs: np.ndarray) -> dict:

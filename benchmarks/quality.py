@@ -20,11 +20,18 @@ import argparse
 import dataclasses
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from autograd_rnn.allocator import tune_allocator
+from autograd_rnn.atomic import atomic_file, atomic_write
+from autograd_rnn.checkpoint import load_checkpoint
+from autograd_rnn.train import Run, TrainConfig
+from autograd_rnn.train.configfile import read_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
@@ -84,8 +91,6 @@ def run_recipe(recipe: Path, corpus: Path, out: Path, extra: list[str]) -> Resul
     history = json.loads((out / "history.json").read_text())
     final = history[-1].get("final", {}).get("val") if history else None
     peak = usage.ru_maxrss / (2**20 if sys.platform == "darwin" else 2**10)  # bytes on macOS, KiB on Linux
-    from autograd_rnn.checkpoint import load_checkpoint
-
     parameters = sum(a.size for a in load_checkpoint(out / "last.npz").model.values())
     return Result(recipe.stem, history, final, wall, peak, parameters)
 
@@ -93,12 +98,6 @@ def run_recipe(recipe: Path, corpus: Path, out: Path, extra: list[str]) -> Resul
 def fit(recipe: Path, corpus: Path, steps: int) -> str:
     """The steps of ``recipe`` that fill its budget here, from the median of ``steps`` timed training
     steps of the same Run the command line builds."""
-    import statistics
-
-    from autograd_rnn.allocator import tune_allocator
-    from autograd_rnn.train import Run, TrainConfig
-    from autograd_rnn.train.configfile import read_config
-
     tune_allocator()
     with tempfile.TemporaryDirectory() as tmp:
         cfg = TrainConfig(**{**read_config(recipe), "corpus": str(corpus), "split": "nanogpt", "out": tmp,
@@ -146,8 +145,6 @@ def plot(results: list[Result], path: Path) -> bool:
         from matplotlib.figure import Figure
     except ImportError:
         return False
-    from autograd_rnn.atomic import atomic_file
-
     fig = Figure(figsize=(8, 4.5))
     ax = fig.subplots()
     for r in results:
@@ -217,8 +214,6 @@ def main(argv: list[str] | None = None) -> None:
         text = tables(results, args.corpus, machine())
         print("\n" + text)
         if args.out is not None:
-            from autograd_rnn.atomic import atomic_write
-
             atomic_write(out / "quality.md", text.encode())
             drawn = plot(results, out / "quality.png")
             print(f"wrote {out / 'quality.md'}" + (f" and {out / 'quality.png'}" if drawn else
